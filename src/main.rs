@@ -1,0 +1,3 @@
+fn main() {
+    println!("{}", k3sprov::schema::profile_schema_text());
+}
