@@ -1,0 +1,370 @@
+//! Checks that need more than the schema: required keys after merging, flags of the chosen
+//! role, mount sources and options, paths, and the mirror URL. Each check turns the typed
+//! profile into part of the [`Spec`] and reports problems at the key that caused them.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use url::Url;
+
+use super::model::{MountToml, MountType, ProfileToml};
+use super::mount_options::{self, MountOptions};
+use super::spec::{
+    CniSpec, ConfigEntry, ConfigValue, DEFAULT_MIRROR, DownloadSpec, K3sSpec, MountSpec, Spec,
+    known_cni_plugins,
+};
+use super::tree::{Node, NodeValue, Origin, PathSegment};
+use crate::diagnostic::Diagnostic;
+use crate::flags::{self, Role};
+
+/// Keys that hold secrets in a k3s config file.
+pub const SECRET_KEYS: &[&str] = &[
+    "token",
+    "agent-token",
+    "datastore-endpoint",
+    "etcd-s3-access-key",
+    "etcd-s3-secret-key",
+];
+
+/// Context of one check run: the merged tree for locating problems, and where they go.
+pub struct Checker<'a> {
+    pub tree: &'a Node,
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+    /// True when an `extends` failed, so missing keys may be the parent's and are not reported.
+    pub incomplete: bool,
+}
+
+impl Checker<'_> {
+    /// Returns the origin of the value at `path`, or of the nearest table above it.
+    fn origin(&self, path: &[&str]) -> Option<Origin> {
+        self.origin_at(&keys(path))
+    }
+
+    fn origin_at(&self, path: &[PathSegment]) -> Option<Origin> {
+        (0..=path.len())
+            .rev()
+            .find_map(|length| self.tree.lookup(&path[..length]))
+            .map(|(node, _)| node.origin.clone())
+    }
+
+    /// Returns the origin of the key at `path`, falling back to its value.
+    fn key_origin(&self, path: &[PathSegment]) -> Option<Origin> {
+        match self.tree.lookup(path) {
+            Some((_, Some(key))) => Some(key.clone()),
+            _ => self.origin_at(path),
+        }
+    }
+
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    /// Converts `profile` into a spec, reporting every problem; `None` if any was an error.
+    pub fn build(&mut self, name: &str, profile: ProfileToml) -> Option<Spec> {
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let kind = profile.kind;
+        if kind.is_none() && !self.incomplete {
+            self.error(
+                Diagnostic::error(self.origin(&[]), "missing key `kind`")
+                    .with_help("add `kind = \"sandbox\"`, `\"docker\"` or `\"host\"`, or `extends` a stock profile"),
+            );
+        }
+        let k3s = self.k3s(profile.k3s.unwrap_or_default());
+        let cni = profile.cni.and_then(|cni| self.cni(cni));
+        let config = self.config(profile.config.unwrap_or_default(), k3s.as_ref().map_or(Role::Server, |k3s| k3s.role));
+        let mounts = self.mounts(profile.mount.unwrap_or_default());
+        let download = self.download(profile.download.unwrap_or_default());
+
+        let errors_after = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors_after > errors_before {
+            return None;
+        }
+        Some(Spec {
+            name: name.to_string(),
+            kind: kind?,
+            description: profile.description,
+            k3s: k3s?,
+            cni,
+            config,
+            mounts,
+            download: download?,
+        })
+    }
+
+    fn k3s(&mut self, k3s: super::model::K3sToml) -> Option<K3sSpec> {
+        let version = k3s.version.or_else(|| {
+            if !self.incomplete {
+                self.error(
+                    Diagnostic::error(self.origin(&["k3s"]), "missing key `k3s.version`")
+                        .with_help("set an exact k3s release tag, such as `version = \"v1.33.5+k3s1\"` under [k3s]"),
+                );
+            }
+            None
+        });
+        let bin_dir = self.absolute_path(&["k3s", "bin_dir"], k3s.bin_dir, "/usr/local/bin");
+        let config_file = self.absolute_path(&["k3s", "config_file"], k3s.config_file, "/etc/rancher/k3s/config.yaml");
+        let symlinks = k3s
+            .symlinks
+            .unwrap_or_else(|| ["kubectl", "crictl", "ctr"].map(String::from).to_vec());
+        self.check_names(&["k3s", "symlinks"], &symlinks, "symlink");
+        if let Some(index) = symlinks.iter().position(|name| name == "k3s") {
+            let origin = self.origin_at(&[key("k3s"), key("symlinks"), PathSegment::Index(index)]);
+            self.error(
+                Diagnostic::error(origin, "`k3s` cannot be a symlink to itself")
+                    .with_help("remove \"k3s\" from `k3s.symlinks`"),
+            );
+        }
+        Some(K3sSpec {
+            version: version?,
+            role: k3s.role.unwrap_or_default(),
+            bin_dir: bin_dir?,
+            symlinks,
+            config_file: config_file?,
+            sha256: k3s.sha256.unwrap_or_default().to_map(),
+        })
+    }
+
+    fn cni(&mut self, cni: super::model::CniToml) -> Option<CniSpec> {
+        let Some(version) = cni.version else {
+            if !self.incomplete {
+                self.error(
+                    Diagnostic::error(self.origin(&["cni"]), "missing key `cni.version`")
+                        .with_help("set a CNI plugins release tag such as `version = \"v1.6.2\"`, or remove [cni]"),
+                );
+            }
+            return None;
+        };
+        let bin_dir = self.absolute_path(&["cni", "bin_dir"], cni.bin_dir, "/opt/cni/bin");
+        let known = known_cni_plugins(&version);
+        let plugins = match (cni.plugins, known) {
+            (Some(plugins), _) => plugins,
+            (None, Some(known)) => known.iter().map(|name| (*name).to_string()).collect(),
+            (None, None) => {
+                self.error(
+                    Diagnostic::error(self.origin(&["cni", "version"]), format!("the plugins of CNI {version} are not known to k3sprov"))
+                        .with_help("list the plugins to install in `cni.plugins`, such as `plugins = [\"bridge\", \"host-local\", \"loopback\", \"portmap\"]`"),
+                );
+                return None;
+            }
+        };
+        self.check_names(&["cni", "plugins"], &plugins, "plugin");
+        if let Some(known) = known {
+            for (index, plugin) in plugins.iter().enumerate() {
+                if known.contains(&plugin.as_str()) {
+                    continue;
+                }
+                let origin = self.origin_at(&[key("cni"), key("plugins"), PathSegment::Index(index)]);
+                let mut diagnostic = Diagnostic::error(origin, format!("CNI {version} has no plugin `{plugin}`"))
+                    .with_help(format!("the plugins of this release are: {}", known.join(", ")));
+                if let Some(close) = crate::suggest::closest(plugin, known.iter().copied()) {
+                    diagnostic = diagnostic.with_label(format!("did you mean \"{close}\"?"));
+                }
+                self.error(diagnostic);
+            }
+        }
+        Some(CniSpec {
+            version,
+            bin_dir: bin_dir?,
+            plugins,
+            sha256: cni.sha256.unwrap_or_default().to_map(),
+        })
+    }
+
+    /// Reports duplicate names in the list at `path`.
+    fn check_names(&mut self, path: &[&str], names: &[String], what: &str) {
+        let mut seen = HashSet::new();
+        for (index, name) in names.iter().enumerate() {
+            if !seen.insert(name) {
+                let mut at = keys(path);
+                at.push(PathSegment::Index(index));
+                let origin = self.origin_at(&at);
+                self.error(Diagnostic::error(origin, format!("{what} `{name}` is listed twice")));
+            }
+        }
+    }
+
+    fn config(&mut self, config: indexmap::IndexMap<String, super::model::ConfigValue>, role: Role) -> Vec<ConfigEntry> {
+        let mut entries = Vec::new();
+        for (name, value) in config {
+            let path = [key("config"), key(&name)];
+            let Some(flag) = flags::find(role, &name) else {
+                self.error(wrong_role(&name, role, self.key_origin(&path)));
+                continue;
+            };
+            if SECRET_KEYS.contains(&name.as_str()) && name.ends_with("token") {
+                self.diagnostics.push(
+                    Diagnostic::warning(self.origin_at(&path), format!("`{name}` holds a secret in the profile"))
+                        .with_help(format!("profiles are often kept in public repositories; put the secret in a file and set `{name}-file` to its path")),
+                );
+            }
+            entries.push(ConfigEntry {
+                value: ConfigValue::for_flag(value, flag.value_type),
+                key: name,
+            });
+        }
+        entries
+    }
+
+    fn mounts(&mut self, mounts: Vec<MountToml>) -> Vec<MountSpec> {
+        let mut seen = HashSet::new();
+        let mut specs = Vec::new();
+        for (index, mount) in mounts.into_iter().enumerate() {
+            let at = |field: &str| vec![key("mount"), PathSegment::Index(index), key(field)];
+            let path = self.absolute_path_at(&at("path"), Some(mount.path), "");
+            if let Some(path) = &path {
+                if path == Path::new("/") {
+                    self.error(Diagnostic::error(self.origin_at(&at("path")), "cannot mount over `/`"));
+                } else if !seen.insert(path.clone()) {
+                    self.error(Diagnostic::error(self.origin_at(&at("path")), format!("`{}` is mounted twice", path.display())));
+                }
+            }
+            let source = self.mount_source(&mount.source, mount.mount_type, index);
+            let options = self.mount_options(&mount.options, mount.mount_type, index);
+            if let (Some(path), Some(source), Some(options)) = (path, source, options) {
+                specs.push(MountSpec {
+                    path,
+                    mount_type: mount.mount_type,
+                    source,
+                    options,
+                    only_if_missing: mount.only_if_missing,
+                });
+            }
+        }
+        specs
+    }
+
+    /// Checks the source of mount `index`: required for bind, forbidden for tmpfs.
+    fn mount_source(&mut self, source: &Option<String>, mount_type: MountType, index: usize) -> Option<Option<PathBuf>> {
+        let at = vec![key("mount"), PathSegment::Index(index), key("source")];
+        match (mount_type, source) {
+            (MountType::Bind, None) => {
+                let origin = self.origin_at(&at[..2]);
+                self.error(
+                    Diagnostic::error(origin, "a bind mount needs `source`")
+                        .with_help("set `source` to the absolute path to bind, such as \"/dev/null\""),
+                );
+                None
+            }
+            (MountType::Bind, Some(_)) => self.absolute_path_at(&at, source.clone(), "").map(Some),
+            (MountType::Tmpfs, Some(_)) => {
+                let origin = self.key_origin(&at);
+                self.error(
+                    Diagnostic::error(origin, "a tmpfs mount takes no `source`")
+                        .with_help("remove `source`, or set `type = \"bind\"`"),
+                );
+                None
+            }
+            (MountType::Tmpfs, None) => Some(None),
+        }
+    }
+
+    fn mount_options(&mut self, list: &[String], mount_type: MountType, index: usize) -> Option<MountOptions> {
+        let mut options = MountOptions::default();
+        let mut valid = true;
+        for (position, option) in list.iter().enumerate() {
+            if let Err(problem) = mount_options::add_option(&mut options, option, mount_type) {
+                let origin = self.origin_at(&[key("mount"), PathSegment::Index(index), key("options"), PathSegment::Index(position)]);
+                let mut diagnostic = Diagnostic::error(origin, problem.message);
+                if let Some(close) = problem.suggestion {
+                    diagnostic = diagnostic.with_label(format!("did you mean `{close}`?"));
+                }
+                self.error(diagnostic);
+                valid = false;
+            }
+        }
+        valid.then_some(options)
+    }
+
+    fn download(&mut self, download: super::model::DownloadToml) -> Option<DownloadSpec> {
+        let mirror_text = download.mirror.unwrap_or_else(|| DEFAULT_MIRROR.to_string());
+        let mirror = parse_mirror(&mirror_text).map_err(|problem| {
+            self.error(
+                Diagnostic::error(self.origin(&["download", "mirror"]), format!("invalid mirror URL `{mirror_text}`: {problem}"))
+                    .with_help("use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\""),
+            );
+        });
+        let cache_dir = download.cache_dir.map(|dir| self.absolute_path(&["download", "cache_dir"], Some(dir), ""));
+        let ca_file = download.ca_file.map(|file| self.absolute_path(&["download", "ca_file"], Some(file), ""));
+        Some(DownloadSpec {
+            mirror: mirror.ok()?,
+            arch: download.arch.unwrap_or(super::model::ArchChoice::Auto),
+            cache_dir: cache_dir.map(Option::unwrap_or_default),
+            ca_file: ca_file.map(Option::unwrap_or_default),
+        })
+    }
+
+    fn absolute_path(&mut self, path: &[&str], value: Option<String>, default: &str) -> Option<PathBuf> {
+        self.absolute_path_at(&keys(path), value, default)
+    }
+
+    /// Checks that a path is absolute and has no `..`, which could leave `--root`.
+    fn absolute_path_at(&mut self, path: &[PathSegment], value: Option<String>, default: &str) -> Option<PathBuf> {
+        let text = value.unwrap_or_else(|| default.to_string());
+        let candidate = PathBuf::from(&text);
+        let problem = if !candidate.is_absolute() {
+            Some("must be absolute")
+        } else if candidate.components().any(|part| part == Component::ParentDir) {
+            Some("must not contain `..`")
+        } else if text.contains('\0') {
+            Some("must not contain a NUL character")
+        } else {
+            None
+        };
+        match problem {
+            None => Some(candidate),
+            Some(problem) => {
+                let name = super::schema_check::dotted(path);
+                self.error(Diagnostic::error(self.origin_at(path), format!("`{name}` {problem}: {text:?}")));
+                None
+            }
+        }
+    }
+}
+
+/// Parses a mirror URL and drops any trailing slash, so release paths can be appended.
+pub fn parse_mirror(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim_end_matches('/')).map_err(|error| error.to_string())?;
+    if !matches!(url.scheme(), "https" | "http" | "file") {
+        return Err(format!("the scheme `{}` is not supported; use https, http or file", url.scheme()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("a mirror URL cannot have a query or a fragment".into());
+    }
+    if url.cannot_be_a_base() {
+        return Err("the URL cannot have paths appended to it".into());
+    }
+    Ok(url)
+}
+
+/// Reports every TOML date-time in the tree: a profile has no date-time settings.
+pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
+    match &node.value {
+        NodeValue::Datetime(text) => diagnostics.push(
+            Diagnostic::error(Some(node.origin.clone()), format!("date-time value {text} is not valid in a profile"))
+                .with_help("put the value in double quotes to make it a string"),
+        ),
+        NodeValue::Array(items) => items.iter().for_each(|item| report_datetimes(item, diagnostics)),
+        NodeValue::Table(table) => table.values().for_each(|entry| report_datetimes(&entry.node, diagnostics)),
+        _ => {}
+    }
+}
+
+/// Reports a `[config]` key that is a flag of the other role.
+fn wrong_role(name: &str, role: Role, origin: Option<Origin>) -> Diagnostic {
+    match role {
+        Role::Agent => Diagnostic::error(origin, format!("`{name}` is a k3s server flag, not an agent flag"))
+            .with_label("`k3s agent` exits on keys it does not know")
+            .with_help("remove it, or set `role = \"server\"` under [k3s]"),
+        Role::Server => Diagnostic::error(origin, format!("`{name}` is a k3s agent flag, not a server flag"))
+            .with_label("`k3s server` skips keys it does not know")
+            .with_help("remove it, or set `role = \"agent\"` under [k3s]"),
+    }
+}
+
+fn key(name: &str) -> PathSegment {
+    PathSegment::Key(name.to_string())
+}
+
+fn keys(path: &[&str]) -> Vec<PathSegment> {
+    path.iter().map(|name| key(name)).collect()
+}
