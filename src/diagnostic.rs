@@ -124,6 +124,7 @@ impl Diagnostic {
         let Some(origin) = &self.origin else {
             let _ = writeln!(output, "{severity}: {}", self.message);
             self.render_help(&mut output);
+            output.push('\n');
             return output;
         };
 
@@ -149,6 +150,7 @@ impl Diagnostic {
         output.push_str(&renderer.render(&[group]));
         output.push('\n');
         self.render_help(&mut output);
+        output.push('\n');
         output
     }
 

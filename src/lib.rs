@@ -4,8 +4,15 @@
 //! `extends` ([`profile`]), checked into a [`profile::spec::Spec`], compared with the machine
 //! ([`host`], [`steps`]) into a [`plan::Plan`], and printed or applied.
 
+pub mod cli;
 pub mod diagnostic;
+pub mod digest;
+pub mod fetch;
 pub mod flags;
+pub mod host;
+pub mod plan;
 pub mod profile;
+pub mod render;
 pub mod schema;
+pub mod steps;
 mod suggest;

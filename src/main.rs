@@ -1,3 +1,40 @@
-fn main() {
-    println!("{}", k3sprov::schema::profile_schema_text());
+//! The `k3sprov` command. Everything but argument parsing, logging setup and error
+//! reporting lives in the library.
+
+use std::error::Error as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use k3sprov::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("K3SPROV_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints an error and the chain of its causes to standard error.
+fn report(error: &cli::Error) {
+    let mut stderr = anstream::stderr().lock();
+    let red = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(stderr, "{red}error{red:#}: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = writeln!(stderr, "  caused by: {cause}");
+        source = cause.source();
+    }
 }

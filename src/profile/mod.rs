@@ -45,6 +45,13 @@ pub fn load(argument: &str) -> Loaded {
             .map_or_else(|| argument.to_string(), |id| sources.get(id).name.clone());
         check_tree(&tree, &name, merged.incomplete, &mut diagnostics)
     });
+    // Report in reading order: by file, then by position in it.
+    diagnostics.sort_by_key(|diagnostic| {
+        diagnostic
+            .origin
+            .as_ref()
+            .map(|origin| (origin.file, origin.span.start))
+    });
     let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
     Loaded {
         sources,

@@ -1,0 +1,3 @@
+//! Where release artifacts come from.
+
+pub mod release;

@@ -1,0 +1,145 @@
+//! Rendering the k3s config file from `templates/config.yaml.hbs`, and showing changes to it
+//! with secrets hidden.
+
+pub mod yaml;
+
+use std::sync::OnceLock;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use crate::profile::check::SECRET_KEYS;
+use crate::profile::spec::{ConfigValue, Spec};
+
+const TEMPLATE: &str = include_str!("../../templates/config.yaml.hbs");
+
+/// The template failed to render; the template is compiled in, so this is a bug in k3sprov.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to render the k3s config file from the compiled-in template")]
+pub struct RenderError(#[source] Box<handlebars::RenderError>);
+
+fn registry() -> &'static Handlebars<'static> {
+    static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        // Values arrive as finished YAML text, so the default HTML escaping must not touch them.
+        registry.register_escape_fn(handlebars::no_escape);
+        registry
+            .register_template_string("config", TEMPLATE)
+            .expect("the compiled-in config template parses");
+        registry
+    })
+}
+
+#[derive(Serialize)]
+struct TemplateData {
+    profile: String,
+    entries: Vec<TemplateEntry>,
+}
+
+/// One key, with either a scalar or the items of a block sequence, already in YAML syntax.
+#[derive(Serialize)]
+struct TemplateEntry {
+    key: String,
+    scalar: String,
+    items: Vec<String>,
+}
+
+/// Renders the k3s config file for `spec`.
+pub fn config_file(spec: &Spec) -> Result<String, RenderError> {
+    let entries = spec
+        .config
+        .iter()
+        .map(|entry| {
+            let (scalar, items) = match &entry.value {
+                ConfigValue::Bool(flag) => (flag.to_string(), Vec::new()),
+                ConfigValue::Int(number) => (number.to_string(), Vec::new()),
+                ConfigValue::String(text) => (yaml::quote(text), Vec::new()),
+                ConfigValue::List(items) if items.is_empty() => ("[]".to_string(), Vec::new()),
+                ConfigValue::List(items) => {
+                    (String::new(), items.iter().map(|item| yaml::quote(item)).collect())
+                }
+            };
+            TemplateEntry {
+                key: entry.key.clone(),
+                scalar,
+                items,
+            }
+        })
+        .collect();
+    let data = TemplateData {
+        profile: yaml::quote(&spec.name),
+        entries,
+    };
+    registry()
+        .render("config", &data)
+        .map_err(|error| RenderError(Box::new(error)))
+}
+
+/// Replaces the values of secret keys (`token` and the like) in YAML text with `<redacted>`.
+///
+/// Works line by line on top-level keys, and also hides the indented lines that continue a
+/// secret's value, so a block scalar on disk does not leak either.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_secret = false;
+    for line in text.split_inclusive('\n') {
+        let continues = line.starts_with([' ', '\t']) || line.starts_with("- ");
+        if in_secret && continues {
+            continue;
+        }
+        in_secret = false;
+        if let Some(key) = secret_key(line) {
+            out.push_str(key);
+            out.push_str(": <redacted>\n");
+            in_secret = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+fn secret_key(line: &str) -> Option<&str> {
+    let (key, _) = line.split_once(':')?;
+    let key = key.trim_end();
+    let bare = key.trim_matches(['"', '\'']);
+    SECRET_KEYS.contains(&bare).then_some(key)
+}
+
+/// Returns a unified diff from `old` to `new` with secrets redacted in both, labelled with
+/// `path`; `old` is `None` when the file does not exist yet.
+pub fn diff(path: &str, old: Option<&str>, new: &str) -> String {
+    let old_text = old.map(redact).unwrap_or_default();
+    let new_text = redact(new);
+    let old_label = if old.is_some() { path } else { "/dev/null" };
+    similar::TextDiff::from_lines(&old_text, &new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_label, path)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_secret_values() {
+        let text = "token: \"s3cret\"\nsnapshotter: \"native\"\ndatastore-endpoint: |\n  postgres://u:p@h\nnode-name: \"a\"\n";
+        let redacted = redact(text);
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(!redacted.contains("u:p@h"), "{redacted}");
+        assert!(redacted.contains("token: <redacted>\n"));
+        assert!(redacted.contains("snapshotter: \"native\"\n"));
+        assert!(redacted.contains("node-name: \"a\"\n"));
+    }
+
+    #[test]
+    fn diff_of_new_file_adds_every_line() {
+        let text = diff("/etc/x.yaml", None, "a: 1\nb: 2\n");
+        assert!(text.contains("--- /dev/null"), "{text}");
+        assert!(text.contains("+a: 1\n+b: 2\n"), "{text}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Step kinds, one module each. A step module compares what the profile wants with what is on
+//! the machine and returns a planned [`Step`] with the action and a summary.
+//!
+//! Steps come in a fixed order: the k3s binary, its symlinks, the CNI plugins, the config
+//! file, then the mounts.
+
+pub mod binary;
+pub mod cni;
+pub mod config_file;
+pub mod mount;
+pub mod symlink;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::plan::{Context, Step};
+use crate::profile::spec::Spec;
+
+/// A step could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("cannot inspect `{path}`")]
+    Inspect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is {found}, where {step} needs {expected}")]
+    Blocked {
+        step: String,
+        path: PathBuf,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+}
+
+/// Plans every step of `spec`, in order.
+pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepError> {
+    let mut steps = vec![binary::plan(spec, context)?];
+    for name in &spec.k3s.symlinks {
+        steps.push(symlink::plan(spec, name, context)?);
+    }
+    if let Some(cni) = &spec.cni {
+        for plugin in &cni.plugins {
+            steps.push(cni::plan(cni, plugin, context)?);
+        }
+    }
+    steps.push(config_file::plan(spec, context)?);
+    for mount in &spec.mounts {
+        steps.push(mount::plan(mount, context)?);
+    }
+    Ok(steps)
+}
+
+/// What is found at a target path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    Missing,
+    File { mode: u32, size: u64 },
+    Symlink { target: PathBuf },
+    Directory { empty: bool },
+    /// A device, socket or FIFO, named for messages.
+    Special(&'static str),
+}
+
+impl Found {
+    /// Describes the thing found, for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Found::Missing => "missing",
+            Found::File { .. } => "a regular file",
+            Found::Symlink { .. } => "a symlink",
+            Found::Directory { .. } => "a directory",
+            Found::Special(kind) => kind,
+        }
+    }
+}
+
+/// Looks at `path` without following a final symlink.
+pub fn inspect(path: &Path) -> Result<Found, StepError> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(source) => {
+            return Err(StepError::Inspect {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let file_type = metadata.file_type();
+    let inspect_error = |source| StepError::Inspect {
+        path: path.to_path_buf(),
+        source,
+    };
+    Ok(if file_type.is_file() {
+        Found::File {
+            mode: metadata.mode() & 0o7777,
+            size: metadata.size(),
+        }
+    } else if file_type.is_symlink() {
+        Found::Symlink {
+            target: std::fs::read_link(path).map_err(inspect_error)?,
+        }
+    } else if file_type.is_dir() {
+        let mut entries = std::fs::read_dir(path).map_err(inspect_error)?;
+        Found::Directory {
+            empty: entries.next().is_none(),
+        }
+    } else if file_type.is_char_device() {
+        Found::Special("a character device")
+    } else if file_type.is_block_device() {
+        Found::Special("a block device")
+    } else if file_type.is_socket() {
+        Found::Special("a socket")
+    } else {
+        Found::Special("a FIFO")
+    })
+}
