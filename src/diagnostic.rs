@@ -165,7 +165,9 @@ impl Diagnostic {
 fn caret_span(text: &str, span: &std::ops::Range<usize>) -> std::ops::Range<usize> {
     let start = floor_char_boundary(text, span.start.min(text.len()));
     let end = floor_char_boundary(text, span.end.min(text.len())).max(start);
-    let line_end = text[start..end].find('\n').map_or(end, |newline| start + newline);
+    let line_end = text[start..end]
+        .find('\n')
+        .map_or(end, |newline| start + newline);
     start..line_end
 }
 
@@ -204,7 +206,10 @@ mod tests {
         .with_label("here")
         .with_help("fix it");
         let text = diagnostic.render(&map, &Renderer::plain());
-        assert!(text.starts_with("p.toml:2:1: error: unknown key\n"), "{text}");
+        assert!(
+            text.starts_with("p.toml:2:1: error: unknown key\n"),
+            "{text}"
+        );
         assert!(text.contains("2 | snapshoter = 1"), "{text}");
         assert!(text.contains("^^^^^^^^^^ here"), "{text}");
         assert!(text.contains("= help: fix it"), "{text}");

@@ -4,6 +4,7 @@
 //! the schema complete flag names. The schema lists the flags of both roles; the role-specific
 //! check happens in validation, where the role is known.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use schemars::{Schema, SchemaGenerator, json_schema};
@@ -28,10 +29,8 @@ pub fn profile_schema() -> &'static Value {
 
 /// Returns the schema text as `k3sprov schema` prints it and `schema/profile.schema.json` keeps it.
 pub fn profile_schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(profile_schema())
-        .expect("a serde_json::Value always serializes");
-    text.push('\n');
-    text
+    // The alternate form of a JSON value's Display is pretty-printed.
+    format!("{:#}\n", profile_schema())
 }
 
 /// Removes the `null` alternative that schemars gives every `Option` field.
@@ -97,7 +96,7 @@ fn flag_schema(flag: &Flag) -> Value {
     };
     let mut description = format!("{} [{roles}]", flag.usage);
     if !flag.default.is_empty() {
-        description.push_str(&format!(" (k3s default: {})", flag.default));
+        let _ = write!(description, " (k3s default: {})", flag.default);
     }
     let mut schema = match flag.value_type {
         FlagType::Bool => json!({ "type": "boolean" }),

@@ -4,7 +4,10 @@
 ///
 /// Closeness is the Jaro-Winkler similarity, which favours a shared prefix; 0.8 accepts one or two
 /// wrong letters in names of the length k3s flags have and rejects unrelated words.
-pub(crate) fn closest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    input: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .map(|candidate| (strsim::jaro_winkler(input, candidate), candidate))
         .filter(|(score, _)| *score >= 0.8)

@@ -47,7 +47,9 @@ impl Arch {
 
 /// The machine's architecture has no k3s release.
 #[derive(Debug, thiserror::Error)]
-#[error("k3s publishes no binary for this machine's architecture `{0}`; set `arch` under [download] to amd64, arm64 or arm to download for another")]
+#[error(
+    "k3s publishes no binary for this machine's architecture `{0}`; set `arch` under [download] to amd64, arm64 or arm to download for another"
+)]
 pub struct UnsupportedArch(pub &'static str);
 
 #[cfg(test)]

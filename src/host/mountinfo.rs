@@ -55,7 +55,9 @@ fn parse_line(line: &str) -> Option<MountEntry> {
         mount_options: split(fields[5]),
         fs_type: fields[separator + 1].to_string(),
         source: unescape(fields[separator + 2]),
-        super_options: fields.get(separator + 3).map_or_else(Vec::new, |options| split(options)),
+        super_options: fields
+            .get(separator + 3)
+            .map_or_else(Vec::new, |options| split(options)),
     })
 }
 
@@ -69,7 +71,9 @@ fn unescape(field: &str) -> String {
             bytes[index] == b'\\' && digits.iter().all(|digit| (b'0'..=b'7').contains(digit))
         });
         if let Some(digits) = escaped {
-            let value = digits.iter().fold(0u32, |acc, digit| acc * 8 + u32::from(digit - b'0'));
+            let value = digits
+                .iter()
+                .fold(0u32, |acc, digit| acc * 8 + u32::from(digit - b'0'));
             out.push(u8::try_from(value).unwrap_or(b'?'));
             index += 4;
         } else {

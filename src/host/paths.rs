@@ -22,7 +22,13 @@ mod tests {
     #[test]
     fn profile_paths_land_under_root() {
         let root = Path::new("/tmp/r");
-        assert_eq!(under_root(root, Path::new("/usr/local/bin/k3s")), Path::new("/tmp/r/usr/local/bin/k3s"));
-        assert_eq!(under_root(Path::new("/"), Path::new("/dev/kmsg")), Path::new("/dev/kmsg"));
+        assert_eq!(
+            under_root(root, Path::new("/usr/local/bin/k3s")),
+            Path::new("/tmp/r/usr/local/bin/k3s")
+        );
+        assert_eq!(
+            under_root(Path::new("/"), Path::new("/dev/kmsg")),
+            Path::new("/dev/kmsg")
+        );
     }
 }

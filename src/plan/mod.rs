@@ -121,7 +121,7 @@ pub enum PlanError {
 pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
     let root = fs_err::canonicalize(&options.root).map_err(|source| PlanError::Root {
         path: options.root.clone(),
-        source: source.into(),
+        source,
     })?;
     let context = Context {
         root,

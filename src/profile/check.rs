@@ -17,6 +17,9 @@ use super::tree::{Node, NodeValue, Origin, PathSegment};
 use crate::diagnostic::Diagnostic;
 use crate::flags::{self, Role};
 
+/// Marks a check that failed after reporting its problem.
+struct Reported;
+
 /// Keys that hold secrets in a k3s config file.
 pub const SECRET_KEYS: &[&str] = &[
     "token",
@@ -71,7 +74,10 @@ impl Checker<'_> {
         }
         let k3s = self.k3s(profile.k3s.unwrap_or_default());
         let cni = profile.cni.and_then(|cni| self.cni(cni));
-        let config = self.config(profile.config.unwrap_or_default(), k3s.as_ref().map_or(Role::Server, |k3s| k3s.role));
+        let config = self.config(
+            profile.config.unwrap_or_default(),
+            k3s.as_ref().map_or(Role::Server, |k3s| k3s.role),
+        );
         let mounts = self.mounts(profile.mount.unwrap_or_default());
         let download = self.download(profile.download.unwrap_or_default());
 
@@ -102,7 +108,11 @@ impl Checker<'_> {
             None
         });
         let bin_dir = self.absolute_path(&["k3s", "bin_dir"], k3s.bin_dir, "/usr/local/bin");
-        let config_file = self.absolute_path(&["k3s", "config_file"], k3s.config_file, "/etc/rancher/k3s/config.yaml");
+        let config_file = self.absolute_path(
+            &["k3s", "config_file"],
+            k3s.config_file,
+            "/etc/rancher/k3s/config.yaml",
+        );
         let symlinks = k3s
             .symlinks
             .unwrap_or_else(|| ["kubectl", "crictl", "ctr"].map(String::from).to_vec());
@@ -153,9 +163,14 @@ impl Checker<'_> {
                 if known.contains(&plugin.as_str()) {
                     continue;
                 }
-                let origin = self.origin_at(&[key("cni"), key("plugins"), PathSegment::Index(index)]);
-                let mut diagnostic = Diagnostic::error(origin, format!("CNI {version} has no plugin `{plugin}`"))
-                    .with_help(format!("the plugins of this release are: {}", known.join(", ")));
+                let origin =
+                    self.origin_at(&[key("cni"), key("plugins"), PathSegment::Index(index)]);
+                let mut diagnostic =
+                    Diagnostic::error(origin, format!("CNI {version} has no plugin `{plugin}`"))
+                        .with_help(format!(
+                            "the plugins of this release are: {}",
+                            known.join(", ")
+                        ));
                 if let Some(close) = crate::suggest::closest(plugin, known.iter().copied()) {
                     diagnostic = diagnostic.with_label(format!("did you mean \"{close}\"?"));
                 }
@@ -178,12 +193,19 @@ impl Checker<'_> {
                 let mut at = keys(path);
                 at.push(PathSegment::Index(index));
                 let origin = self.origin_at(&at);
-                self.error(Diagnostic::error(origin, format!("{what} `{name}` is listed twice")));
+                self.error(Diagnostic::error(
+                    origin,
+                    format!("{what} `{name}` is listed twice"),
+                ));
             }
         }
     }
 
-    fn config(&mut self, config: indexmap::IndexMap<String, super::model::ConfigValue>, role: Role) -> Vec<ConfigEntry> {
+    fn config(
+        &mut self,
+        config: indexmap::IndexMap<String, super::model::ConfigValue>,
+        role: Role,
+    ) -> Vec<ConfigEntry> {
         let mut entries = Vec::new();
         for (name, value) in config {
             let path = [key("config"), key(&name)];
@@ -213,12 +235,20 @@ impl Checker<'_> {
             let path = self.absolute_path_at(&at("path"), Some(mount.path), "");
             if let Some(path) = &path {
                 if path == Path::new("/") {
-                    self.error(Diagnostic::error(self.origin_at(&at("path")), "cannot mount over `/`"));
+                    self.error(Diagnostic::error(
+                        self.origin_at(&at("path")),
+                        "cannot mount over `/`",
+                    ));
                 } else if !seen.insert(path.clone()) {
-                    self.error(Diagnostic::error(self.origin_at(&at("path")), format!("`{}` is mounted twice", path.display())));
+                    self.error(Diagnostic::error(
+                        self.origin_at(&at("path")),
+                        format!("`{}` is mounted twice", path.display()),
+                    ));
                 }
             }
-            let source = self.mount_source(&mount.source, mount.mount_type, index);
+            let source = self
+                .mount_source(mount.source.as_ref(), mount.mount_type, index)
+                .ok();
             let options = self.mount_options(&mount.options, mount.mount_type, index);
             if let (Some(path), Some(source), Some(options)) = (path, source, options) {
                 specs.push(MountSpec {
@@ -234,36 +264,55 @@ impl Checker<'_> {
     }
 
     /// Checks the source of mount `index`: required for bind, forbidden for tmpfs.
-    fn mount_source(&mut self, source: &Option<String>, mount_type: MountType, index: usize) -> Option<Option<PathBuf>> {
+    fn mount_source(
+        &mut self,
+        source: Option<&String>,
+        mount_type: MountType,
+        index: usize,
+    ) -> Result<Option<PathBuf>, Reported> {
         let at = vec![key("mount"), PathSegment::Index(index), key("source")];
         match (mount_type, source) {
             (MountType::Bind, None) => {
                 let origin = self.origin_at(&at[..2]);
                 self.error(
-                    Diagnostic::error(origin, "a bind mount needs `source`")
-                        .with_help("set `source` to the absolute path to bind, such as \"/dev/null\""),
+                    Diagnostic::error(origin, "a bind mount needs `source`").with_help(
+                        "set `source` to the absolute path to bind, such as \"/dev/null\"",
+                    ),
                 );
-                None
+                Err(Reported)
             }
-            (MountType::Bind, Some(_)) => self.absolute_path_at(&at, source.clone(), "").map(Some),
+            (MountType::Bind, Some(source)) => self
+                .absolute_path_at(&at, Some(source.clone()), "")
+                .map(Some)
+                .ok_or(Reported),
             (MountType::Tmpfs, Some(_)) => {
                 let origin = self.key_origin(&at);
                 self.error(
                     Diagnostic::error(origin, "a tmpfs mount takes no `source`")
                         .with_help("remove `source`, or set `type = \"bind\"`"),
                 );
-                None
+                Err(Reported)
             }
-            (MountType::Tmpfs, None) => Some(None),
+            (MountType::Tmpfs, None) => Ok(None),
         }
     }
 
-    fn mount_options(&mut self, list: &[String], mount_type: MountType, index: usize) -> Option<MountOptions> {
+    fn mount_options(
+        &mut self,
+        list: &[String],
+        mount_type: MountType,
+        index: usize,
+    ) -> Option<MountOptions> {
         let mut options = MountOptions::default();
         let mut valid = true;
         for (position, option) in list.iter().enumerate() {
             if let Err(problem) = mount_options::add_option(&mut options, option, mount_type) {
-                let origin = self.origin_at(&[key("mount"), PathSegment::Index(index), key("options"), PathSegment::Index(position)]);
+                let origin = self.origin_at(&[
+                    key("mount"),
+                    PathSegment::Index(index),
+                    key("options"),
+                    PathSegment::Index(position),
+                ]);
                 let mut diagnostic = Diagnostic::error(origin, problem.message);
                 if let Some(close) = problem.suggestion {
                     diagnostic = diagnostic.with_label(format!("did you mean `{close}`?"));
@@ -276,15 +325,26 @@ impl Checker<'_> {
     }
 
     fn download(&mut self, download: super::model::DownloadToml) -> Option<DownloadSpec> {
-        let mirror_text = download.mirror.unwrap_or_else(|| DEFAULT_MIRROR.to_string());
+        let mirror_text = download
+            .mirror
+            .unwrap_or_else(|| DEFAULT_MIRROR.to_string());
         let mirror = parse_mirror(&mirror_text).map_err(|problem| {
             self.error(
-                Diagnostic::error(self.origin(&["download", "mirror"]), format!("invalid mirror URL `{mirror_text}`: {problem}"))
-                    .with_help("use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\""),
+                Diagnostic::error(
+                    self.origin(&["download", "mirror"]),
+                    format!("invalid mirror URL `{mirror_text}`: {problem}"),
+                )
+                .with_help(
+                    "use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\"",
+                ),
             );
         });
-        let cache_dir = download.cache_dir.map(|dir| self.absolute_path(&["download", "cache_dir"], Some(dir), ""));
-        let ca_file = download.ca_file.map(|file| self.absolute_path(&["download", "ca_file"], Some(file), ""));
+        let cache_dir = download
+            .cache_dir
+            .map(|dir| self.absolute_path(&["download", "cache_dir"], Some(dir), ""));
+        let ca_file = download
+            .ca_file
+            .map(|file| self.absolute_path(&["download", "ca_file"], Some(file), ""));
         Some(DownloadSpec {
             mirror: mirror.ok()?,
             arch: download.arch.unwrap_or(super::model::ArchChoice::Auto),
@@ -293,17 +353,30 @@ impl Checker<'_> {
         })
     }
 
-    fn absolute_path(&mut self, path: &[&str], value: Option<String>, default: &str) -> Option<PathBuf> {
+    fn absolute_path(
+        &mut self,
+        path: &[&str],
+        value: Option<String>,
+        default: &str,
+    ) -> Option<PathBuf> {
         self.absolute_path_at(&keys(path), value, default)
     }
 
     /// Checks that a path is absolute and has no `..`, which could leave `--root`.
-    fn absolute_path_at(&mut self, path: &[PathSegment], value: Option<String>, default: &str) -> Option<PathBuf> {
+    fn absolute_path_at(
+        &mut self,
+        path: &[PathSegment],
+        value: Option<String>,
+        default: &str,
+    ) -> Option<PathBuf> {
         let text = value.unwrap_or_else(|| default.to_string());
         let candidate = PathBuf::from(&text);
         let problem = if !candidate.is_absolute() {
             Some("must be absolute")
-        } else if candidate.components().any(|part| part == Component::ParentDir) {
+        } else if candidate
+            .components()
+            .any(|part| part == Component::ParentDir)
+        {
             Some("must not contain `..`")
         } else if text.contains('\0') {
             Some("must not contain a NUL character")
@@ -314,7 +387,10 @@ impl Checker<'_> {
             None => Some(candidate),
             Some(problem) => {
                 let name = super::schema_check::dotted(path);
-                self.error(Diagnostic::error(self.origin_at(path), format!("`{name}` {problem}: {text:?}")));
+                self.error(Diagnostic::error(
+                    self.origin_at(path),
+                    format!("`{name}` {problem}: {text:?}"),
+                ));
                 None
             }
         }
@@ -325,7 +401,10 @@ impl Checker<'_> {
 pub fn parse_mirror(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim_end_matches('/')).map_err(|error| error.to_string())?;
     if !matches!(url.scheme(), "https" | "http" | "file") {
-        return Err(format!("the scheme `{}` is not supported; use https, http or file", url.scheme()));
+        return Err(format!(
+            "the scheme `{}` is not supported; use https, http or file",
+            url.scheme()
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err("a mirror URL cannot have a query or a fragment".into());
@@ -340,11 +419,18 @@ pub fn parse_mirror(text: &str) -> Result<Url, String> {
 pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
     match &node.value {
         NodeValue::Datetime(text) => diagnostics.push(
-            Diagnostic::error(Some(node.origin.clone()), format!("date-time value {text} is not valid in a profile"))
-                .with_help("put the value in double quotes to make it a string"),
+            Diagnostic::error(
+                Some(node.origin.clone()),
+                format!("date-time value {text} is not valid in a profile"),
+            )
+            .with_help("put the value in double quotes to make it a string"),
         ),
-        NodeValue::Array(items) => items.iter().for_each(|item| report_datetimes(item, diagnostics)),
-        NodeValue::Table(table) => table.values().for_each(|entry| report_datetimes(&entry.node, diagnostics)),
+        NodeValue::Array(items) => items
+            .iter()
+            .for_each(|item| report_datetimes(item, diagnostics)),
+        NodeValue::Table(table) => table
+            .values()
+            .for_each(|entry| report_datetimes(&entry.node, diagnostics)),
         _ => {}
     }
 }
@@ -352,12 +438,18 @@ pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
 /// Reports a `[config]` key that is a flag of the other role.
 fn wrong_role(name: &str, role: Role, origin: Option<Origin>) -> Diagnostic {
     match role {
-        Role::Agent => Diagnostic::error(origin, format!("`{name}` is a k3s server flag, not an agent flag"))
-            .with_label("`k3s agent` exits on keys it does not know")
-            .with_help("remove it, or set `role = \"server\"` under [k3s]"),
-        Role::Server => Diagnostic::error(origin, format!("`{name}` is a k3s agent flag, not a server flag"))
-            .with_label("`k3s server` skips keys it does not know")
-            .with_help("remove it, or set `role = \"agent\"` under [k3s]"),
+        Role::Agent => Diagnostic::error(
+            origin,
+            format!("`{name}` is a k3s server flag, not an agent flag"),
+        )
+        .with_label("`k3s agent` exits on keys it does not know")
+        .with_help("remove it, or set `role = \"server\"` under [k3s]"),
+        Role::Server => Diagnostic::error(
+            origin,
+            format!("`{name}` is a k3s agent flag, not a server flag"),
+        )
+        .with_label("`k3s server` skips keys it does not know")
+        .with_help("remove it, or set `role = \"agent\"` under [k3s]"),
     }
 }
 

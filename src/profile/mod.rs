@@ -39,12 +39,9 @@ pub fn load(argument: &str) -> Loaded {
     let mut sources = SourceMap::default();
     let mut diagnostics = Vec::new();
     let merged = source::load(argument, &mut sources, &mut diagnostics);
-    let spec = merged.tree.and_then(|tree| {
-        let name = merged
-            .top
-            .map_or_else(|| argument.to_string(), |id| sources.get(id).name.clone());
-        check_tree(&tree, &name, merged.incomplete, &mut diagnostics)
-    });
+    let spec = merged
+        .tree
+        .and_then(|tree| check_tree(&tree, argument, merged.incomplete, &mut diagnostics));
     // Report in reading order: by file, then by position in it.
     diagnostics.sort_by_key(|diagnostic| {
         diagnostic
@@ -92,7 +89,10 @@ fn check_tree(
 
 /// Reads `k3s.role` from the tree, defaulting to server when it is absent or invalid.
 fn role_of(tree: &Node) -> Role {
-    let path = [PathSegment::Key("k3s".into()), PathSegment::Key("role".into())];
+    let path = [
+        PathSegment::Key("k3s".into()),
+        PathSegment::Key("role".into()),
+    ];
     match tree.lookup(&path).and_then(|(node, _)| node.as_str()) {
         Some("agent") => Role::Agent,
         _ => Role::Server,

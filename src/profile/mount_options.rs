@@ -27,7 +27,16 @@ pub const FLAG_OPTIONS: &[&str] = &[
 ];
 
 /// Options tmpfs reads from the data string (see tmpfs(5)).
-pub const TMPFS_OPTIONS: &[&str] = &["size", "nr_blocks", "nr_inodes", "mode", "uid", "gid", "huge", "mpol"];
+pub const TMPFS_OPTIONS: &[&str] = &[
+    "size",
+    "nr_blocks",
+    "nr_inodes",
+    "mode",
+    "uid",
+    "gid",
+    "huge",
+    "mpol",
+];
 
 /// Options of one mount, checked and split.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,7 +49,10 @@ pub struct MountOptions {
 
 impl MountOptions {
     pub fn read_only(&self) -> bool {
-        self.flags.iter().rev().find(|flag| *flag == "ro" || *flag == "rw")
+        self.flags
+            .iter()
+            .rev()
+            .find(|flag| *flag == "ro" || *flag == "rw")
             .is_some_and(|flag| flag == "ro")
     }
 
@@ -61,7 +73,11 @@ pub struct OptionError {
 }
 
 /// Checks one option for a mount of `mount_type` and adds it to `options`.
-pub fn add_option(options: &mut MountOptions, option: &str, mount_type: MountType) -> Result<(), OptionError> {
+pub fn add_option(
+    options: &mut MountOptions,
+    option: &str,
+    mount_type: MountType,
+) -> Result<(), OptionError> {
     if FLAG_OPTIONS.contains(&option) {
         options.flags.push(option.to_string());
         return Ok(());
@@ -69,14 +85,19 @@ pub fn add_option(options: &mut MountOptions, option: &str, mount_type: MountTyp
     let (name, value) = option.split_once('=').unwrap_or((option, ""));
     if mount_type == MountType::Bind {
         return Err(OptionError {
-            message: format!("`{option}` is not an option of bind mounts, which take only flags such as `ro` or `nosuid`"),
+            message: format!(
+                "`{option}` is not an option of bind mounts, which take only flags such as `ro` or `nosuid`"
+            ),
             suggestion: crate::suggest::closest(option, FLAG_OPTIONS.iter().copied()),
         });
     }
     if !TMPFS_OPTIONS.contains(&name) {
         return Err(OptionError {
             message: format!("unknown tmpfs mount option `{option}`"),
-            suggestion: crate::suggest::closest(name, TMPFS_OPTIONS.iter().chain(FLAG_OPTIONS).copied()),
+            suggestion: crate::suggest::closest(
+                name,
+                TMPFS_OPTIONS.iter().chain(FLAG_OPTIONS).copied(),
+            ),
         });
     }
     check_tmpfs_value(name, value).map_err(|expected| OptionError {
@@ -91,9 +112,14 @@ fn check_tmpfs_value(name: &str, value: &str) -> Result<(), &'static str> {
     let valid = match name {
         "size" => is_size(value, true),
         "nr_blocks" | "nr_inodes" => is_size(value, false),
-        "mode" => !value.is_empty() && value.len() <= 4 && value.chars().all(|c| ('0'..='7').contains(&c)),
+        "mode" => {
+            !value.is_empty() && value.len() <= 4 && value.chars().all(|c| ('0'..='7').contains(&c))
+        }
         "uid" | "gid" => !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()),
-        "huge" => matches!(value, "never" | "always" | "within_size" | "advise" | "deny" | "force"),
+        "huge" => matches!(
+            value,
+            "never" | "always" | "within_size" | "advise" | "deny" | "force"
+        ),
         _ => !value.is_empty(),
     };
     if valid {

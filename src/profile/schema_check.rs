@@ -3,6 +3,7 @@
 //! The `jsonschema` crate finds every violation at once; this module turns each into a
 //! diagnostic that points at the key or value in the TOML file that set it.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -48,7 +49,13 @@ pub fn check(tree: &Node, role: Role) -> (Vec<Diagnostic>, Vec<Vec<PathSegment>>
         } else {
             invalid.push(path.clone());
         }
-        diagnostics.extend(describe(tree, &path, error.kind(), role, &error.to_string()));
+        diagnostics.extend(describe(
+            tree,
+            &path,
+            error.kind(),
+            role,
+            &error.to_string(),
+        ));
     }
     // Prune deepest paths first, and array items from the back, so indexes stay valid.
     invalid.sort_by(|a, b| compare_paths(a, b));
@@ -111,10 +118,9 @@ fn describe(
             format!("invalid value {} for `{name}`", shown(node)),
         )
         .with_help(pattern_help(path)),
-        ValidationErrorKind::Required { property } => Diagnostic::error(
-            origin,
-            format!("missing key {property} in `{name}`"),
-        ),
+        ValidationErrorKind::Required { property } => {
+            Diagnostic::error(origin, format!("missing key {property} in `{name}`"))
+        }
         _ => Diagnostic::error(origin, format!("invalid `{name}`: {fallback}")),
     };
     vec![diagnostic]
@@ -177,7 +183,10 @@ fn invalid_choice(name: &str, node: &Node, options: &Value) -> Diagnostic {
         .as_array()
         .map(|values| values.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let listed: Vec<String> = choices.iter().map(|choice| format!("\"{choice}\"")).collect();
+    let listed: Vec<String> = choices
+        .iter()
+        .map(|choice| format!("\"{choice}\""))
+        .collect();
     let mut diagnostic = Diagnostic::error(
         Some(node.origin.clone()),
         format!("invalid value {} for `{name}`", shown(node)),
@@ -211,9 +220,7 @@ fn pattern_help(path: &[PathSegment]) -> String {
         (_, "symlinks" | "plugins") => {
             "use a plain file name of letters, digits, `.`, `_`, `+` and `-`".into()
         }
-        ("download", "mirror") => {
-            "use a URL starting with https://, http:// or file://".into()
-        }
+        ("download", "mirror") => "use a URL starting with https://, http:// or file://".into(),
         ("config", _) => "use a Go duration such as \"10m0s\" or \"1h30m\"".into(),
         _ => "use an absolute path, starting with `/`".into(),
     }
@@ -256,7 +263,9 @@ pub fn dotted(path: &[PathSegment]) -> String {
                 }
                 text.push_str(key);
             }
-            PathSegment::Index(index) => text.push_str(&format!("[{index}]")),
+            PathSegment::Index(index) => {
+                let _ = write!(text, "[{index}]");
+            }
         }
     }
     text

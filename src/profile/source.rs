@@ -44,7 +44,7 @@ pub fn load(argument: &str, sources: &mut SourceMap, diagnostics: &mut Vec<Diagn
     let mut incomplete = false;
     let mut top = None;
     let tree = load_chain(
-        reference,
+        &reference,
         None,
         &mut ChainState {
             sources,
@@ -90,14 +90,21 @@ fn resolve_argument(argument: &str) -> Result<Reference, Diagnostic> {
 /// Treats a value as a path when it has a slash or a `.toml` suffix; a bare word names a stock
 /// profile.
 fn looks_like_path(value: &str) -> bool {
-    value.contains('/') || Path::new(value).extension().is_some_and(|ext| ext == "toml")
+    value.contains('/')
+        || Path::new(value)
+            .extension()
+            .is_some_and(|ext| ext == "toml")
 }
 
 /// Reads one profile, then recursively its parent, and returns their merge.
 ///
 /// `via` is the `extends` value that led here, for errors about this file as a whole.
-fn load_chain(reference: Reference, via: Option<&Origin>, state: &mut ChainState<'_>) -> Option<Node> {
-    let (identity, file) = match read_reference(&reference, via) {
+fn load_chain(
+    reference: &Reference,
+    via: Option<&Origin>,
+    state: &mut ChainState<'_>,
+) -> Option<Node> {
+    let (identity, file) = match read_reference(reference, via) {
         Ok(found) => found,
         Err(diagnostic) => {
             state.diagnostics.push(diagnostic);
@@ -166,7 +173,7 @@ fn merge_parent(mut node: Node, id: FileId, state: &mut ChainState<'_>) -> Node 
         return node;
     };
     let parent = match resolve_extends(value, id, state.sources) {
-        Ok(reference) => load_chain(reference, Some(&entry.node.origin), state),
+        Ok(reference) => load_chain(&reference, Some(&entry.node.origin), state),
         Err(diagnostic) => {
             state
                 .diagnostics
@@ -207,7 +214,10 @@ fn resolve_extends(value: &str, id: FileId, sources: &SourceMap) -> Result<Refer
 }
 
 /// Reads the text behind a reference, and returns an identity for cycle detection with it.
-fn read_reference(reference: &Reference, via: Option<&Origin>) -> Result<(String, SourceFile), Diagnostic> {
+fn read_reference(
+    reference: &Reference,
+    via: Option<&Origin>,
+) -> Result<(String, SourceFile), Diagnostic> {
     match reference {
         Reference::Stock(profile) => Ok((
             format!("stock:{}", profile.name),
@@ -227,8 +237,10 @@ fn read_reference(reference: &Reference, via: Option<&Origin>) -> Result<(String
                 };
                 Diagnostic::error(via.cloned(), message)
             })?;
-            let identity = fs_err::canonicalize(path)
-                .map_or_else(|_| path.display().to_string(), |real| real.display().to_string());
+            let identity = fs_err::canonicalize(path).map_or_else(
+                |_| path.display().to_string(),
+                |real| real.display().to_string(),
+            );
             Ok((
                 identity,
                 SourceFile {

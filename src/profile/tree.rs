@@ -138,6 +138,7 @@ impl Node {
     }
 
     /// Merges `child` over `self`: tables merge key by key, anything else in `child` replaces.
+    #[must_use]
     pub fn merge(self, child: Node) -> Node {
         match (self.value, child.value) {
             (NodeValue::Table(mut parent), NodeValue::Table(overrides)) => {

@@ -57,9 +57,10 @@ pub fn config_file(spec: &Spec) -> Result<String, RenderError> {
                 ConfigValue::Int(number) => (number.to_string(), Vec::new()),
                 ConfigValue::String(text) => (yaml::quote(text), Vec::new()),
                 ConfigValue::List(items) if items.is_empty() => ("[]".to_string(), Vec::new()),
-                ConfigValue::List(items) => {
-                    (String::new(), items.iter().map(|item| yaml::quote(item)).collect())
-                }
+                ConfigValue::List(items) => (
+                    String::new(),
+                    items.iter().map(|item| yaml::quote(item)).collect(),
+                ),
             };
             TemplateEntry {
                 key: entry.key.clone(),

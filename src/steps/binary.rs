@@ -33,28 +33,37 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
         ),
         Found::File { mode, .. } => match pinned {
             Some(digest) => {
-                let actual = crate::digest::sha256_file(&target).map_err(|source| {
-                    StepError::Inspect {
+                let actual =
+                    crate::digest::sha256_file(&target).map_err(|source| StepError::Inspect {
                         path: target.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 if actual != *digest {
                     (
                         Action::Update,
-                        format!("replace {shown}, whose sha256 differs from the pinned one, with k3s {version} from {source}"),
+                        format!(
+                            "replace {shown}, whose sha256 differs from the pinned one, with k3s {version} from {source}"
+                        ),
                     )
                 } else if mode != EXECUTABLE_MODE {
-                    (Action::Update, format!("set the mode of {shown} from {mode:04o} to 0755"))
+                    (
+                        Action::Update,
+                        format!("set the mode of {shown} from {mode:04o} to 0755"),
+                    )
                 } else {
-                    (Action::None, format!("{shown} is k3s {version} (sha256 matches the pin)"))
+                    (
+                        Action::None,
+                        format!("{shown} is k3s {version} (sha256 matches the pin)"),
+                    )
                 }
             }
             // TODO: remember the digest of what apply installed, so an installed binary without
             // a pin can be confirmed unchanged without downloading the checksum file.
             None => (
                 Action::Update,
-                format!("compare {shown} with k3s {version} from {source}, and replace it if it differs"),
+                format!(
+                    "compare {shown} with k3s {version} from {source}, and replace it if it differs"
+                ),
             ),
         },
         found @ (Found::Symlink { .. } | Found::Directory { .. } | Found::Special(_)) => {

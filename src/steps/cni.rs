@@ -24,11 +24,15 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
         // recognised without downloading the tarball.
         Found::File { .. } => (
             Action::Update,
-            format!("compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"),
+            format!(
+                "compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"
+            ),
         ),
         Found::Symlink { .. } => (
             Action::Update,
-            format!("replace the symlink {shown} with the real file from CNI plugins {version} ({url})"),
+            format!(
+                "replace the symlink {shown} with the real file from CNI plugins {version} ({url})"
+            ),
         ),
         found => {
             return Err(StepError::Blocked {

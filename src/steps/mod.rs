@@ -58,9 +58,16 @@ pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepError> 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
     Missing,
-    File { mode: u32, size: u64 },
-    Symlink { target: PathBuf },
-    Directory { empty: bool },
+    File {
+        mode: u32,
+        size: u64,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+    Directory {
+        empty: bool,
+    },
     /// A device, socket or FIFO, named for messages.
     Special(&'static str),
 }

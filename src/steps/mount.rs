@@ -18,11 +18,11 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
 
     let (action, summary) = if let Some(entry) = mountinfo::mounted_at(&context.mounts, &target) {
         match difference(mount, entry, &target) {
-            None => (Action::None, format!("{shown} is mounted as the profile says")),
-            Some(difference) => (
-                Action::Update,
-                format!("remount {shown}: {difference}"),
+            None => (
+                Action::None,
+                format!("{shown} is mounted as the profile says"),
             ),
+            Some(difference) => (Action::Update, format!("remount {shown}: {difference}")),
         }
     } else if mount.only_if_missing && is_usable(&found) {
         (
@@ -91,7 +91,11 @@ fn describe(mount: &MountSpec) -> String {
 /// Says how the mount `entry` found at `target` differs from `mount`, or `None` if it matches.
 fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<String> {
     if mount.options.read_only() != entry.read_only() {
-        let state = if entry.read_only() { "read-only" } else { "read-write" };
+        let state = if entry.read_only() {
+            "read-only"
+        } else {
+            "read-write"
+        };
         return Some(format!("it is mounted {state}"));
     }
     match mount.mount_type {
@@ -101,7 +105,12 @@ fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<St
             if same_file(source, target) {
                 None
             } else {
-                Some(format!("something other than {} is mounted there ({} from {})", source.display(), entry.fs_type, entry.source))
+                Some(format!(
+                    "something other than {} is mounted there ({} from {})",
+                    source.display(),
+                    entry.fs_type,
+                    entry.source
+                ))
             }
         }
     }
@@ -114,7 +123,11 @@ fn tmpfs_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
     if let Some(wanted) = mount.options.data_value("size").and_then(size_in_bytes) {
         let actual = entry.super_option("size").and_then(size_in_bytes);
         if actual != Some(wanted) {
-            return Some(format!("its size is {}, not {}", entry.super_option("size").unwrap_or("unlimited"), mount.options.data_value("size").unwrap_or_default()));
+            return Some(format!(
+                "its size is {}, not {}",
+                entry.super_option("size").unwrap_or("unlimited"),
+                mount.options.data_value("size").unwrap_or_default()
+            ));
         }
     }
     if let Some(wanted) = mount.options.data_value("mode") {
@@ -171,7 +184,10 @@ mod tests {
     fn empty_placeholders_are_not_usable() {
         assert!(!is_usable(&Found::Missing));
         assert!(!is_usable(&Found::Directory { empty: true }));
-        assert!(!is_usable(&Found::File { mode: 0o644, size: 0 }));
+        assert!(!is_usable(&Found::File {
+            mode: 0o644,
+            size: 0
+        }));
         assert!(is_usable(&Found::Special("a character device")));
     }
 }

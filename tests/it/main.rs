@@ -1,0 +1,6 @@
+//! Integration tests: the `k3sprov` binary run the way users run it.
+
+mod plan;
+mod schema;
+mod support;
+mod validate;
