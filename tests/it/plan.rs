@@ -166,11 +166,14 @@ fn install_by_hand(root: &Path, profile: &str) -> Vec<u8> {
         .as_str()
         .unwrap()
         .to_string();
-    let rendered: String = diff
+    let mut rendered = String::new();
+    for line in diff
         .lines()
         .filter(|line| line.starts_with('+') && !line.starts_with("+++"))
-        .map(|line| format!("{}\n", &line[1..]))
-        .collect();
+    {
+        rendered.push_str(&line[1..]);
+        rendered.push('\n');
+    }
     let config = root.join("etc/rancher/k3s/config.yaml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, &rendered).unwrap();
@@ -183,7 +186,7 @@ const STAND_IN_DIGEST: &str = "1b1f1a7e2b0fcd0c0b6bb3c4cba4a0ec2fd7d28d5a8c0b38d
 fn stand_in_digest() -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(b"stand-in k3s");
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    k3sprov::digest::to_hex(&digest)
 }
 
 #[test]

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository root, where `profiles/` and `schema/` live.
-pub fn repository() -> PathBuf {
+pub(crate) fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs `k3sprov` with `args` in `directory`, with colour and logging left at their defaults.
-pub fn k3sprov_in(directory: &Path, args: &[&str]) -> Output {
+pub(crate) fn k3sprov_in(directory: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_k3sprov"))
         .args(args)
         .current_dir(directory)
@@ -19,27 +19,27 @@ pub fn k3sprov_in(directory: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs `k3sprov` with `args` in the repository root.
-pub fn k3sprov(args: &[&str]) -> Output {
+pub(crate) fn k3sprov(args: &[&str]) -> Output {
     k3sprov_in(&repository(), args)
 }
 
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Writes `text` to `directory/name` and returns the path as a string.
-pub fn write_profile(directory: &Path, name: &str, text: &str) -> String {
+pub(crate) fn write_profile(directory: &Path, name: &str, text: &str) -> String {
     let path = directory.join(name);
     std::fs::write(&path, text).expect("the test directory is writable");
     path.to_string_lossy().into_owned()
 }
 
 /// Lists every path under `root`, for checking that a command wrote nothing.
-pub fn tree(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn tree(root: &Path) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(directory) = pending.pop() {
