@@ -26,7 +26,7 @@ pub(crate) enum BenchError {
 impl fmt::Display for BenchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Usage => f.write_str("usage: BINARY_URL TARBALL_URL OUT_DIR"),
+            Self::Usage => f.write_str("expected three arguments: BINARY_URL TARBALL_URL OUT_DIR"),
             Self::Http { url, .. } => write!(f, "GET {url} failed"),
             Self::Io { context, .. } => f.write_str(context),
         }
