@@ -10,10 +10,10 @@ use serde_json::Value;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// Index of a file in a [`SourceMap`](super::source::SourceMap).
+/// Index of a file in a [`SourceMap`](crate::diagnostic::SourceMap).
 pub type FileId = usize;
 
-/// Where a key or value was written: a file and a byte range in it.
+/// The file and byte range in which a key or value was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     pub file: FileId,
@@ -33,7 +33,7 @@ pub enum NodeValue {
     Integer(i64),
     Float(f64),
     Boolean(bool),
-    /// TOML date-times have no place in a profile; they are kept only to be reported.
+    /// A TOML date-time. No profile key takes one, so it is kept only to be reported.
     Datetime(String),
     Array(Vec<Node>),
     Table(IndexMap<String, Entry>),
@@ -142,15 +142,17 @@ impl Node {
     pub fn merge(self, child: Node) -> Node {
         match (self.value, child.value) {
             (NodeValue::Table(mut parent), NodeValue::Table(overrides)) => {
+                // An overridden key keeps the parent's position; new keys follow.
                 for (key, entry) in overrides {
-                    let merged = match parent.shift_remove(&key) {
-                        Some(base) => Entry {
+                    if let Some((index, key, base)) = parent.shift_remove_full(&key) {
+                        let merged = Entry {
                             key_origin: entry.key_origin,
                             node: base.node.merge(entry.node),
-                        },
-                        None => entry,
-                    };
-                    parent.insert(key, merged);
+                        };
+                        parent.shift_insert(index, key, merged);
+                    } else {
+                        parent.insert(key, entry);
+                    }
                 }
                 Node {
                     value: NodeValue::Table(parent),
@@ -203,8 +205,8 @@ fn value_node(value: &Spanned<DeValue<'_>>, file: FileId) -> Node {
     }
 }
 
-/// Converts a TOML integer; one beyond the range of i64 is kept as a float so the schema
-/// check still reports it as a number of the wrong size rather than dropping it.
+/// Converts a TOML integer. One beyond the range of i64 becomes a float, so the schema check
+/// still reports it instead of dropping it.
 fn integer_value(digits: &str, radix: u32) -> NodeValue {
     match i64::from_str_radix(digits, radix) {
         Ok(number) => NodeValue::Integer(number),
@@ -230,6 +232,16 @@ mod tests {
         assert_eq!(role.node.as_str(), Some("agent"));
         assert_eq!(role.node.origin.file, 1);
         assert_eq!(version.node.origin.file, 0);
+    }
+
+    #[test]
+    fn merge_keeps_parent_order() {
+        let parent = parse("a = 1\nb = 2\n", 0);
+        let child = parse("c = 3\na = 4\n", 1);
+        let merged = parent.merge(child);
+        let keys: Vec<&String> = merged.as_table().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(merged.to_json()["a"], 4);
     }
 
     #[test]
