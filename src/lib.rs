@@ -14,5 +14,6 @@ pub mod plan;
 pub mod profile;
 pub mod render;
 pub mod schema;
+pub mod state;
 pub mod steps;
 mod suggest;

@@ -30,8 +30,9 @@ pub enum Command {
     Schema,
 }
 
+/// Arguments that `plan` and `apply` share, so both see the same plan.
 #[derive(Debug, clap::Args)]
-pub struct PlanArgs {
+pub struct TargetArgs {
     /// A profile file, or the name of a stock profile (gvisor, docker, host).
     #[arg(value_name = "PROFILE")]
     pub profile: String,
@@ -42,9 +43,23 @@ pub struct PlanArgs {
     /// (https://, http:// or file://).
     #[arg(long, value_name = "URL")]
     pub mirror: Option<String>,
+    /// Keep verified downloads in this directory instead of the profile's `cache_dir`
+    /// (default: $XDG_CACHE_HOME/k3sprov, else ~/.cache/k3sprov).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Hash every installed file instead of trusting the metadata k3sprov recorded when it
+    /// installed them.
+    #[arg(long)]
+    pub verify: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Exit with 0 when nothing would change, 2 when something would, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -84,6 +99,36 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Loads and checks the profile, printing its diagnostics, and turns the shared arguments into
+/// plan options.
+fn prepare(args: &TargetArgs) -> Result<(crate::profile::spec::Spec, crate::plan::Options), Error> {
+    let mirror = args
+        .mirror
+        .as_deref()
+        .map(|url| {
+            crate::profile::check::parse_mirror(url).map_err(|reason| Error::InvalidMirror {
+                url: url.to_string(),
+                reason,
+            })
+        })
+        .transpose()?;
+
+    let loaded = crate::profile::load(&args.profile);
+    print_diagnostics(&loaded);
+    let Some(spec) = loaded.spec else {
+        return Err(Error::InvalidProfile {
+            profile: args.profile.clone(),
+            count: loaded.diagnostics.iter().filter(|d| d.is_error()).count(),
+        });
+    };
+    let options = crate::plan::Options {
+        root: args.root.clone(),
+        mirror,
+        verify: args.verify,
+    };
+    Ok((spec, options))
 }
 
 /// Prints the diagnostics of a loaded profile to standard error, styled on a terminal.

@@ -5,44 +5,20 @@ use std::process::ExitCode;
 
 use super::{Error, Format, PlanArgs};
 use crate::plan;
-use crate::profile;
 
 /// Exit status of `--detailed-exitcode` when the plan has changes, as Terraform uses it.
 const EXIT_CHANGES: u8 = 2;
 
 /// Loads the profile, builds its plan and prints it.
 pub(super) fn run(args: &PlanArgs) -> Result<ExitCode, Error> {
-    let mirror = args
-        .mirror
-        .as_deref()
-        .map(|url| {
-            profile::check::parse_mirror(url).map_err(|reason| Error::InvalidMirror {
-                url: url.to_string(),
-                reason,
-            })
-        })
-        .transpose()?;
-
-    let loaded = profile::load(&args.profile);
-    super::print_diagnostics(&loaded);
-    let Some(spec) = loaded.spec else {
-        return Err(Error::InvalidProfile {
-            profile: args.profile.clone(),
-            count: loaded.diagnostics.iter().filter(|d| d.is_error()).count(),
-        });
-    };
-
-    let options = plan::Options {
-        root: args.root.clone(),
-        mirror,
-    };
+    let (spec, options) = super::prepare(&args.target)?;
     let plan = plan::build(&spec, &options).map_err(|source| Error::Plan {
-        profile: args.profile.clone(),
+        profile: args.target.profile.clone(),
         source,
     })?;
     tracing::debug!(steps = plan.steps.len(), "plan built");
 
-    match args.format {
+    match args.target.format {
         Format::Text => write!(anstream::stdout(), "{}", plan::text::render(&plan))?,
         Format::Json => {
             let json = serde_json::to_string_pretty(&plan).expect("a plan always serializes");

@@ -13,7 +13,8 @@ use url::Url;
 use crate::host::arch::{Arch, UnsupportedArch};
 use crate::host::mountinfo::{self, MountEntry};
 use crate::profile::spec::Spec;
-use crate::steps::{self, StepError};
+use crate::state::State;
+use crate::steps::{self, StepError, Work};
 
 /// What a step would do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -45,6 +46,9 @@ pub struct Step {
     /// For file steps that change something: a unified diff, secrets redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// What `apply` does for this step.
+    #[serde(skip)]
+    pub work: Work,
 }
 
 /// Step counts by action.
@@ -82,6 +86,8 @@ pub struct Options {
     pub root: PathBuf,
     /// Replaces the profile's `[download] mirror`.
     pub mirror: Option<Url>,
+    /// Hash every installed file instead of trusting the install record's metadata.
+    pub verify: bool,
 }
 
 /// What the steps need to know about the machine and the run.
@@ -92,12 +98,33 @@ pub struct Context {
     pub arch: Arch,
     pub mirror: Url,
     pub mounts: Vec<MountEntry>,
+    /// What earlier applies installed under the root.
+    pub state: State,
+    /// Hash every installed file instead of trusting the install record.
+    pub verify: bool,
 }
 
 impl Context {
     /// Returns where the absolute profile path `path` lands under the root.
     pub fn target(&self, path: &Path) -> PathBuf {
         crate::host::paths::under_root(&self.root, path)
+    }
+
+    /// Returns the SHA-256 of the installed file `path` (inside the root), trusting the install
+    /// record when `source` installed it and its metadata is unchanged, and hashing it otherwise.
+    pub fn installed_digest(&self, path: &Path, source: &str) -> Result<String, StepError> {
+        let target = self.target(path);
+        let inspect_error = |source| StepError::Inspect {
+            path: target.clone(),
+            source,
+        };
+        if !self.verify {
+            let stamp = crate::state::Stamp::read(&target).map_err(inspect_error)?;
+            if let Some(digest) = self.state.trusted_digest(path, source, &stamp) {
+                return Ok(digest.to_string());
+            }
+        }
+        crate::digest::sha256_file(&target).map_err(inspect_error)
     }
 }
 
@@ -124,13 +151,15 @@ pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
         source,
     })?;
     let context = Context {
-        root,
         arch: Arch::resolve(spec.download.arch)?,
         mirror: options
             .mirror
             .clone()
             .unwrap_or_else(|| spec.download.mirror.clone()),
         mounts: mountinfo::read().map_err(PlanError::Mounts)?,
+        state: State::load(&root),
+        verify: options.verify,
+        root,
     };
     let steps = steps::plan_all(spec, &context)?;
     let mut totals = Totals::default();

@@ -1,85 +1,105 @@
 //! The k3s binary: `<bin_dir>/k3s`, mode 0755, with the digest the release publishes.
 
+use std::path::PathBuf;
+
+use url::Url;
+
 use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
-use crate::steps::{Found, StepError, inspect};
+use crate::steps::{Found, StepError, Work, inspect};
 
 /// The mode every installed executable gets.
 pub const EXECUTABLE_MODE: u32 = 0o755;
 
+/// What `apply` needs to install the k3s binary.
+#[derive(Clone, Debug)]
+pub struct BinaryWork {
+    /// The path inside the root, such as `/usr/local/bin/k3s`.
+    pub path: PathBuf,
+    /// The same path under the root, where the file is written.
+    pub target: PathBuf,
+    pub url: Url,
+    pub checksum_url: Url,
+    /// The asset name whose line in the checksum file applies.
+    pub asset: String,
+    pub pinned: Option<String>,
+    /// Identifies the release in the install record, such as `k3s v1.33.5+k3s1 amd64`.
+    pub source: String,
+    /// The digest of the file now installed, when planning computed it.
+    pub installed: Option<String>,
+}
+
 /// Plans the k3s binary.
 pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
     let k3s = &spec.k3s;
-    let shown_path = k3s.bin_dir.join("k3s");
-    let target = context.target(&shown_path);
+    let path = k3s.bin_dir.join("k3s");
     let asset = release::k3s_asset(context.arch);
-    let url = release::k3s_url(&context.mirror, &k3s.version, asset);
-    let pinned = k3s.sha256.get(context.arch.as_str());
-    let source = match pinned {
-        Some(digest) => format!("{url} (pinned sha256 {})", &digest[..12]),
+    let mut work = BinaryWork {
+        target: context.target(&path),
+        url: release::k3s_url(&context.mirror, &k3s.version, asset),
+        checksum_url: release::k3s_url(
+            &context.mirror,
+            &k3s.version,
+            &release::k3s_checksum_asset(context.arch),
+        ),
+        asset: asset.to_string(),
+        pinned: k3s.sha256.get(context.arch.as_str()).cloned(),
+        source: format!("k3s {} {}", k3s.version, context.arch.as_str()),
+        installed: None,
+        path,
+    };
+    let shown = work.path.display().to_string();
+    let version = &k3s.version;
+    let origin = match &work.pinned {
+        Some(digest) => format!("{} (pinned sha256 {})", work.url, &digest[..12]),
         None => format!(
-            "{url}, verified against {}",
+            "{}, verified against {}",
+            work.url,
             release::k3s_checksum_asset(context.arch)
         ),
     };
-    let shown = shown_path.display();
-    let version = &k3s.version;
 
-    let (action, summary) = match inspect(&target)? {
+    let mut chmod_only = false;
+    let (action, summary) = match inspect(&work.target)? {
         Found::Missing => (
             Action::Create,
-            format!("download k3s {version} from {source} and install it as {shown}"),
+            format!("download k3s {version} from {origin} and install it as {shown}"),
         ),
-        Found::File { mode, .. } => match pinned {
-            Some(digest) => {
-                let actual =
-                    crate::digest::sha256_file(&target).map_err(|source| StepError::Inspect {
-                        path: target.clone(),
-                        source,
-                    })?;
-                if actual != *digest {
-                    (
-                        Action::Update,
-                        format!(
-                            "replace {shown}, whose sha256 differs from the pinned one, with k3s {version} from {source}"
-                        ),
-                    )
-                } else if mode != EXECUTABLE_MODE {
-                    (
-                        Action::Update,
-                        format!("set the mode of {shown} from {mode:04o} to 0755"),
-                    )
-                } else {
-                    (
-                        Action::None,
-                        format!("{shown} is k3s {version} (sha256 matches the pin)"),
-                    )
+        Found::File { mode, .. } => {
+            let expected = work.pinned.clone().or_else(|| {
+                context
+                    .state
+                    .recorded_digest(&work.path, &work.source)
+                    .map(String::from)
+            });
+            match expected {
+                Some(expected) => {
+                    let actual = context.installed_digest(&work.path, &work.source)?;
+                    chmod_only = actual == expected && mode != EXECUTABLE_MODE;
+                    let judged = judge(&shown, version, &origin, &expected, &actual, mode);
+                    work.installed = Some(actual);
+                    judged
                 }
-            }
-            // TODO: remember the digest of what apply installed, so an installed binary without
-            // a pin can be confirmed unchanged without downloading the checksum file.
-            None => (
-                Action::Update,
-                format!(
-                    "compare {shown} with k3s {version} from {source}, and replace it if it differs"
-                ),
-            ),
-        },
-        found @ (Found::Symlink { .. } | Found::Directory { .. } | Found::Special(_)) => {
-            if matches!(found, Found::Symlink { .. }) {
-                (
+                None => (
                     Action::Update,
-                    format!("replace the symlink {shown} with k3s {version} from {source}"),
-                )
-            } else {
-                return Err(StepError::Blocked {
-                    step: "binary:k3s".into(),
-                    path: target,
-                    found: found.describe(),
-                    expected: "a regular file",
-                });
+                    format!(
+                        "compare {shown} with k3s {version} from {origin}, and replace it if it differs"
+                    ),
+                ),
             }
+        }
+        Found::Symlink { .. } => (
+            Action::Update,
+            format!("replace the symlink {shown} with k3s {version} from {origin}"),
+        ),
+        found => {
+            return Err(StepError::Blocked {
+                step: "binary:k3s".into(),
+                path: work.target,
+                found: found.describe(),
+                expected: "a regular file",
+            });
         }
     };
     Ok(Step {
@@ -87,5 +107,39 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
         action,
         summary,
         diff: None,
+        work: match action {
+            Action::None => Work::Nothing,
+            _ if chmod_only => Work::Chmod {
+                target: work.target,
+                mode: EXECUTABLE_MODE,
+            },
+            _ => Work::Binary(work),
+        },
     })
+}
+
+/// Decides what to do with an installed binary whose expected digest is known.
+fn judge(
+    shown: &str,
+    version: &str,
+    origin: &str,
+    expected: &str,
+    actual: &str,
+    mode: u32,
+) -> (Action, String) {
+    if actual != expected {
+        (
+            Action::Update,
+            format!(
+                "replace {shown}, whose sha256 differs from k3s {version}'s, with k3s {version} from {origin}"
+            ),
+        )
+    } else if mode != EXECUTABLE_MODE {
+        (
+            Action::Update,
+            format!("set the mode of {shown} from {mode:04o} to 0755"),
+        )
+    } else {
+        (Action::None, format!("{shown} is k3s {version}"))
+    }
 }

@@ -1,33 +1,106 @@
 //! CNI plugins: real executable files in the CNI bin directory, unpacked from the release
 //! tarball. Real files rather than links, because links are what fails in sandboxes on 9p.
 
+use std::path::PathBuf;
+
+use url::Url;
+
 use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::CniSpec;
-use crate::steps::{Found, StepError, inspect};
+use crate::steps::binary::EXECUTABLE_MODE;
+use crate::steps::{Found, StepError, Work, inspect};
+
+/// The CNI release tarball that plugins come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tarball {
+    pub url: Url,
+    pub checksum_url: Url,
+    pub asset: String,
+    pub pinned: Option<String>,
+    /// The plugin directory under the root.
+    pub directory: PathBuf,
+}
+
+/// What `apply` needs to install one plugin.
+#[derive(Clone, Debug)]
+pub struct PluginWork {
+    pub name: String,
+    /// The path inside the root, such as `/opt/cni/bin/bridge`.
+    pub path: PathBuf,
+    pub target: PathBuf,
+    pub tarball: Tarball,
+    /// Identifies the release in the install record, such as `cni v1.6.2 amd64`.
+    pub source: String,
+    /// The digest of the file now installed, when planning computed it.
+    pub installed: Option<String>,
+}
 
 /// Plans the CNI plugin `plugin`.
 pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, StepError> {
-    let shown_path = cni.bin_dir.join(plugin);
-    let shown = shown_path.display();
-    let target = context.target(&shown_path);
     let asset = release::cni_asset(context.arch, &cni.version);
-    let url = release::cni_url(&context.mirror, &cni.version, &asset);
+    let path = cni.bin_dir.join(plugin);
+    let mut work = PluginWork {
+        name: plugin.to_string(),
+        target: context.target(&path),
+        tarball: Tarball {
+            url: release::cni_url(&context.mirror, &cni.version, &asset),
+            checksum_url: release::cni_url(
+                &context.mirror,
+                &cni.version,
+                &format!("{asset}.sha256"),
+            ),
+            pinned: cni.sha256.get(context.arch.as_str()).cloned(),
+            directory: context.target(&cni.bin_dir),
+            asset,
+        },
+        source: format!("cni {} {}", cni.version, context.arch.as_str()),
+        installed: None,
+        path,
+    };
+    let shown = work.path.display().to_string();
     let version = &cni.version;
+    let url = &work.tarball.url;
 
-    let (action, summary) = match inspect(&target)? {
+    let mut chmod_only = false;
+    let (action, summary) = match inspect(&work.target)? {
         Found::Missing => (
             Action::Create,
             format!("install {shown} from CNI plugins {version} ({url})"),
         ),
-        // TODO: remember the digest of each plugin apply installed, so an unchanged plugin is
-        // recognised without downloading the tarball.
-        Found::File { .. } => (
-            Action::Update,
-            format!(
-                "compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"
+        Found::File { mode, .. } => match context.state.recorded_digest(&work.path, &work.source) {
+            Some(expected) => {
+                let expected = expected.to_string();
+                let actual = context.installed_digest(&work.path, &work.source)?;
+                chmod_only = actual == expected && mode != EXECUTABLE_MODE;
+                let verdict = if actual != expected {
+                    (
+                        Action::Update,
+                        format!(
+                            "replace {shown}, which differs from the copy in CNI plugins {version} ({url})"
+                        ),
+                    )
+                } else if mode != EXECUTABLE_MODE {
+                    (
+                        Action::Update,
+                        format!("set the mode of {shown} from {mode:04o} to 0755"),
+                    )
+                } else {
+                    (
+                        Action::None,
+                        format!("{shown} is the copy from CNI plugins {version}"),
+                    )
+                };
+                work.installed = Some(actual);
+                verdict
+            }
+            None => (
+                Action::Update,
+                format!(
+                    "compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"
+                ),
             ),
-        ),
+        },
         Found::Symlink { .. } => (
             Action::Update,
             format!(
@@ -37,7 +110,7 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
         found => {
             return Err(StepError::Blocked {
                 step: format!("cni:{plugin}"),
-                path: target,
+                path: work.target,
                 found: found.describe(),
                 expected: "a regular file",
             });
@@ -48,5 +121,13 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
         action,
         summary,
         diff: None,
+        work: match action {
+            Action::None => Work::Nothing,
+            _ if chmod_only => Work::Chmod {
+                target: work.target,
+                mode: EXECUTABLE_MODE,
+            },
+            _ => Work::Plugin(work),
+        },
     })
 }

@@ -3,7 +3,7 @@
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
 use crate::render;
-use crate::steps::{Found, StepError, inspect};
+use crate::steps::{Found, StepError, Work, inspect};
 
 /// The config file's mode: it can hold `token`, so only root may read it.
 pub const CONFIG_MODE: u32 = 0o600;
@@ -16,6 +16,7 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
     let wanted = render::config_file(spec)?;
     let keys = spec.config.len();
 
+    let mut chmod_only = false;
     let (action, summary, old) = match inspect(&target)? {
         Found::Missing => (
             Action::Create,
@@ -29,6 +30,7 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             })?;
             let current = String::from_utf8_lossy(&current).into_owned();
             let same_content = current == wanted;
+            chmod_only = same_content;
             let (action, summary) = match (same_content, mode == CONFIG_MODE) {
                 (true, true) => (Action::None, format!("{shown} matches the profile")),
                 (true, false) => (
@@ -56,10 +58,23 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
         Some(current) if current == wanted => None,
         current => Some(render::diff(&shown, current, &wanted)),
     };
+    let work = match action {
+        Action::None => Work::Nothing,
+        _ if chmod_only => Work::Chmod {
+            target,
+            mode: CONFIG_MODE,
+        },
+        _ => Work::WriteFile {
+            target,
+            content: wanted,
+            mode: CONFIG_MODE,
+        },
+    };
     Ok(Step {
         id: format!("file:{shown}"),
         action,
         summary,
         diff,
+        work,
     })
 }

@@ -16,6 +16,32 @@ use std::path::{Path, PathBuf};
 use crate::plan::{Context, Step};
 use crate::profile::spec::Spec;
 
+/// What `apply` does for one step; planned together with the step, so apply runs exactly
+/// what plan showed.
+#[derive(Clone, Debug, Default)]
+pub enum Work {
+    /// The step changes nothing.
+    #[default]
+    Nothing,
+    Binary(binary::BinaryWork),
+    /// Create a relative symlink to `k3s` at `link`.
+    Symlink {
+        link: PathBuf,
+    },
+    Plugin(cni::PluginWork),
+    WriteFile {
+        target: PathBuf,
+        content: String,
+        mode: u32,
+    },
+    /// The content is right and only the mode differs.
+    Chmod {
+        target: PathBuf,
+        mode: u32,
+    },
+    Mount(mount::MountWork),
+}
+
 /// A step could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -7,7 +7,19 @@ use crate::host::mountinfo::{self, MountEntry};
 use crate::plan::{Action, Context, Step};
 use crate::profile::model::MountType;
 use crate::profile::spec::MountSpec;
-use crate::steps::{Found, StepError, inspect};
+use crate::steps::{Found, StepError, Work, inspect};
+
+/// What `apply` needs to mount one filesystem.
+#[derive(Clone, Debug)]
+pub struct MountWork {
+    pub mount: MountSpec,
+    /// The mount point under the root, with symlinks in its parent resolved.
+    pub target: PathBuf,
+    /// True when something is mounted there already and must be replaced.
+    pub replace: bool,
+    /// True when the mount point does not exist yet.
+    pub create_point: bool,
+}
 
 /// Plans one mount.
 pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
@@ -16,7 +28,8 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
     let found = inspect(&target)?;
     let id = format!("mount:{shown}");
 
-    let (action, summary) = if let Some(entry) = mountinfo::mounted_at(&context.mounts, &target) {
+    let mounted = mountinfo::mounted_at(&context.mounts, &target);
+    let (action, summary) = if let Some(entry) = mounted {
         match difference(mount, entry, &target) {
             None => (
                 Action::None,
@@ -40,11 +53,21 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
         };
         (Action::Create, format!("{}{point}", describe(mount)))
     };
+    let work = match action {
+        Action::None => Work::Nothing,
+        _ => Work::Mount(MountWork {
+            mount: mount.clone(),
+            replace: mounted.is_some(),
+            create_point: found == Found::Missing,
+            target,
+        }),
+    };
     Ok(Step {
         id,
         action,
         summary,
         diff: None,
+        work,
     })
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
-use crate::steps::{Found, StepError, inspect};
+use crate::steps::{Found, StepError, Work, inspect};
 
 /// Plans the symlink `name` next to the k3s binary.
 ///
@@ -36,10 +36,15 @@ pub fn plan(spec: &Spec, name: &str, context: &Context) -> Result<Step, StepErro
             ),
         ),
     };
+    let work = match action {
+        Action::Create => Work::Symlink { link: target },
+        _ => Work::Nothing,
+    };
     Ok(Step {
         id: format!("symlink:{name}"),
         action,
         summary,
         diff: None,
+        work,
     })
 }

@@ -228,7 +228,7 @@ fn drift_is_planned_as_update() {
         binary["summary"]
             .as_str()
             .unwrap()
-            .contains("differs from the pinned one"),
+            .contains("whose sha256 differs from k3s v1.33.5+k3s1's"),
         "{binary}"
     );
     let file = step(&plan, "file:/etc/rancher/k3s/config.yaml");
