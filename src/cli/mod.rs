@@ -31,6 +31,8 @@ pub enum Command {
 }
 
 /// Arguments that `plan` and `apply` share, so both see the same plan.
+// The field docs are clap's help text, written for the terminal rather than rustdoc.
+#[allow(clippy::doc_markdown)]
 #[derive(Debug, clap::Args)]
 pub struct TargetArgs {
     /// A profile file, or the name of a stock profile (gvisor, docker, host).
