@@ -12,7 +12,8 @@
 #   WORK_DIR     inputs, outputs and logs (default /tmp/k3sprov-bench-concurrency)
 #   TARGET_ROOT  one CARGO_TARGET_DIR per variant below it (default /tmp/k3sprov-bench-concurrency-target)
 #   PORT         port of the local HTTP server (default 18437)
-#   RUNS         hyperfine runs per variant after 2 warm-up runs (default 10)
+#   ROUNDS       hyperfine rounds (default 6); each round starts with the next variant
+#   RUNS         timed runs per variant and round, after one warm-up run (default 3)
 #   CLEAN_BUILD  1 (default) deletes each target dir and times a clean release build;
 #                0 reuses existing binaries and leaves the build-time column empty
 # Needs: cargo, python3, hyperfine, GNU time (/usr/bin/time), curl, strip, sha256sum.
@@ -23,7 +24,8 @@ MAIN_DIR="$(cd "$BENCH_DIR/../.." && pwd)"
 WORK_DIR="${WORK_DIR:-/tmp/k3sprov-bench-concurrency}"
 TARGET_ROOT="${TARGET_ROOT:-/tmp/k3sprov-bench-concurrency-target}"
 PORT="${PORT:-18437}"
-RUNS="${RUNS:-10}"
+ROUNDS="${ROUNDS:-6}"
+RUNS="${RUNS:-3}"
 CLEAN_BUILD="${CLEAN_BUILD:-1}"
 VARIANTS=(threads tokio-reqwest tokio-ureq)
 
@@ -34,7 +36,10 @@ BINARY_URL="http://127.0.0.1:$PORT/k3s"
 TARBALL_URL="http://127.0.0.1:$PORT/cni-plugins.tgz"
 
 for tool in cargo python3 hyperfine /usr/bin/time curl strip sha256sum; do
-    command -v "$tool" >/dev/null || { echo "error: $tool not found; install it first" >&2; exit 1; }
+    if ! command -v "$tool" >/dev/null; then
+        echo "error: $tool not found. Install it first (Debian: apt-get install hyperfine time curl binutils)." >&2
+        exit 1
+    fi
 done
 
 binary_of() { echo "$TARGET_ROOT/$1/release/bench-$1"; }
@@ -61,19 +66,19 @@ make_inputs() {
 
 # Fetches first, so the timed build measures compiling and linking, not downloading.
 build_variant() {
-    local variant="$1" target="$TARGET_ROOT/$1" seconds="-"
+    local variant="$1" target="$TARGET_ROOT/$1"
     (cd "$BENCH_DIR/$variant" && cargo fetch --locked -q)
     if [[ "$CLEAN_BUILD" == 1 ]]; then
         rm -rf "$target"
-        local start end
-        start="$(date +%s.%N)"
-        (cd "$BENCH_DIR/$variant" && CARGO_TARGET_DIR="$target" cargo build --release --locked -q)
-        end="$(date +%s.%N)"
-        seconds="$(python3 -c "print(f'{$end - $start:.0f}')")"
+        # Wall seconds, then user + system CPU seconds of cargo and everything it started.
+        (cd "$BENCH_DIR/$variant" && CARGO_TARGET_DIR="$target" /usr/bin/time -f '%e %U %S' \
+            -o "$RESULTS/$variant.build-time" cargo build --release --locked -q)
+        awk '{ printf "%.0f %.0f\n", $1, $2 + $3 }' "$RESULTS/$variant.build-time" \
+            >"$RESULTS/$variant.build-seconds"
     else
         (cd "$BENCH_DIR/$variant" && CARGO_TARGET_DIR="$target" cargo build --release --locked -q)
+        echo "- -" >"$RESULTS/$variant.build-seconds"
     fi
-    echo "$seconds" >"$RESULTS/$variant.build-seconds"
 }
 
 # Counts the packages compiled for the host, without the bench crate itself, and how many
@@ -83,18 +88,20 @@ count_crates() {
     (cd "$BENCH_DIR/$variant" && cargo tree --locked -e normal,build --prefix none --format '{p}') \
         | sed 's/ (\*)$//; s/ (proc-macro)$//' | grep -v "^bench-$variant " | sort -u >"$tree"
     wc -l <"$tree" >"$RESULTS/$variant.crate-count"
-    if [[ -s "$RESULTS/k3sprov.crates" ]]; then
-        comm -23 "$tree" "$RESULTS/k3sprov.crates" | wc -l >"$RESULTS/$variant.new-crate-count"
-    else
-        echo "-" >"$RESULTS/$variant.new-crate-count"
-    fi
+    comm -23 "$tree" "$RESULTS/k3sprov.crates" | wc -l >"$RESULTS/$variant.new-crate-count"
 }
 
-# The k3sprov graph is read from its Cargo.lock without touching it; "-" if that fails.
+# The k3sprov graph comes from the committed Cargo.toml and Cargo.lock (HEAD), copied to a
+# scratch package, so uncommitted edits in the work tree neither break nor shift the count.
 count_k3sprov_crates() {
-    (cd "$MAIN_DIR" && cargo tree --locked --offline -e normal,build --prefix none --format '{p}' 2>/dev/null) \
-        | sed 's/ (\*)$//; s/ (proc-macro)$//; s/ (\/.*)$//' | grep -v '^k3sprov ' | sort -u \
-        >"$RESULTS/k3sprov.crates" || : >"$RESULTS/k3sprov.crates"
+    local scratch="$WORK_DIR/k3sprov-head"
+    rm -rf "$scratch" && mkdir -p "$scratch/src"
+    git -C "$MAIN_DIR" show HEAD:Cargo.toml >"$scratch/Cargo.toml"
+    git -C "$MAIN_DIR" show HEAD:Cargo.lock >"$scratch/Cargo.lock"
+    echo 'fn main() {}' >"$scratch/src/main.rs"
+    git -C "$MAIN_DIR" rev-parse --short HEAD >"$RESULTS/k3sprov.commit"
+    (cd "$scratch" && cargo tree --locked -e normal,build --prefix none --format '{p}') \
+        | sed 's/ (\*)$//; s/ (proc-macro)$//' | grep -v '^k3sprov ' | sort -u >"$RESULTS/k3sprov.crates"
 }
 
 start_server() {
@@ -106,7 +113,7 @@ start_server() {
         curl -sf -o /dev/null -r 0-0 "$BINARY_URL" && return 0
         sleep 0.1
     done
-    echo "error: the HTTP server on 127.0.0.1:$PORT did not answer; see $WORK_DIR/server.log" >&2
+    echo "error: the HTTP server on 127.0.0.1:$PORT did not respond; see $WORK_DIR/server.log" >&2
     exit 1
 }
 
@@ -145,35 +152,55 @@ measure_size() {
     stat -c %s "$RESULTS/$variant.stripped" >"$RESULTS/$variant.stripped-size"
 }
 
+# The machine is shared, so load changes while the benchmark runs. Several short hyperfine
+# rounds, each starting with a different variant, spread that drift over all variants.
 run_hyperfine() {
-    local commands=()
-    for variant in "${VARIANTS[@]}"; do
-        commands+=(-n "$variant" "$(binary_of "$variant") $BINARY_URL $TARBALL_URL $WORK_DIR/out/$variant")
+    local round shift
+    for round in $(seq 1 "$ROUNDS"); do
+        shift=$(( (round - 1) % ${#VARIANTS[@]} ))
+        local commands=()
+        for variant in "${VARIANTS[@]:shift}" "${VARIANTS[@]:0:shift}"; do
+            commands+=(-n "$variant" "$(binary_of "$variant") $BINARY_URL $TARBALL_URL $WORK_DIR/out/$variant")
+        done
+        hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$RESULTS/hyperfine-$round.json" \
+            "${commands[@]}" >"$RESULTS/hyperfine-$round.txt" 2>"$RESULTS/hyperfine-$round.log"
     done
-    hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$RESULTS/hyperfine.json" "${commands[@]}" \
-        >"$RESULTS/hyperfine.txt"
 }
 
 print_table() {
-    RESULTS="$RESULTS" python3 - "${VARIANTS[@]}" <<'EOF'
-import json, os, sys
+    RESULTS="$RESULTS" ROUNDS="$ROUNDS" python3 - "${VARIANTS[@]}" <<'EOF'
+import json, os, statistics, sys
 
 results = os.environ["RESULTS"]
 def read(variant, name):
     with open(os.path.join(results, f"{variant}.{name}")) as f:
         return f.read().strip()
 
-times = {r["command"]: r for r in json.load(open(os.path.join(results, "hyperfine.json")))["results"]}
-print("| Variant | Wall time, mean ± σ (s) | Min (s) | Peak RSS (MiB) | Binary (MiB) | Stripped (MiB) "
-      "| Crates | Crates not in k3sprov | Clean release build (s) |")
-print("|---|---|---|---|---|---|---|---|---|")
+# Merges the rounds: all wall times of a variant, and its run-weighted mean CPU time.
+times, cpu = {}, {}
+for round in range(1, int(os.environ["ROUNDS"]) + 1):
+    with open(os.path.join(results, f"hyperfine-{round}.json")) as f:
+        for r in json.load(f)["results"]:
+            times.setdefault(r["command"], []).extend(r["times"])
+            cpu.setdefault(r["command"], []).append((r["user"] + r["system"], len(r["times"])))
+
+def mib(n):
+    return f"{int(n) / 1048576:.1f}"
+
+print("| Variant | Wall time, median (s) | Mean ± σ (s) | Min (s) | CPU user+sys (s) | Peak RSS (MiB) "
+      "| Binary (MiB) | Stripped (MiB) | Crates | Crates not in k3sprov | Clean build, wall (s) "
+      "| Clean build, CPU (s) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for variant in sys.argv[1:]:
     t = times[variant]
-    mib = lambda n: f"{int(n) / 1048576:.1f}"
-    print(f"| {variant} | {t['mean']:.3f} ± {t['stddev']:.3f} | {t['min']:.3f} "
-          f"| {int(read(variant, 'rss-kib')) / 1024:.1f} | {mib(read(variant, 'size'))} "
-          f"| {mib(read(variant, 'stripped-size'))} | {read(variant, 'crate-count')} "
-          f"| {read(variant, 'new-crate-count')} | {read(variant, 'build-seconds')} |")
+    cpu_mean = sum(c * n for c, n in cpu[variant]) / sum(n for _, n in cpu[variant])
+    build_wall, build_cpu = read(variant, "build-seconds").split()
+    print(f"| {variant} | {statistics.median(t):.3f} | {statistics.mean(t):.3f} ± {statistics.stdev(t):.3f} "
+          f"| {min(t):.3f} | {cpu_mean:.3f} | {int(read(variant, 'rss-kib')) / 1024:.1f} "
+          f"| {mib(read(variant, 'size'))} | {mib(read(variant, 'stripped-size'))} "
+          f"| {read(variant, 'crate-count')} | {read(variant, 'new-crate-count')} | {build_wall} | {build_cpu} |")
+print(f"\n{len(times[sys.argv[1]])} timed runs per variant; k3sprov commit {read('k3sprov', 'commit')}; "
+      f"load average after the runs: {os.getloadavg()[0]:.2f}")
 EOF
 }
 
