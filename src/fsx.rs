@@ -22,7 +22,7 @@ pub const DIRECTORY_MODE: u32 = 0o755;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} `{path}`")]
 pub struct FsError {
-    /// What was being done, as a verb phrase: "create directory", "rename a temporary file to".
+    /// The failed operation, as a verb phrase: "create directory", "rename a temporary file to".
     pub action: &'static str,
     pub path: PathBuf,
     #[source]
@@ -94,7 +94,7 @@ impl AtomicFile {
         })
     }
 
-    /// The path this file replaces when committed.
+    /// Returns the path this file replaces when committed.
     pub fn target(&self) -> &Path {
         &self.target
     }
@@ -152,7 +152,7 @@ pub struct PreparedFile {
 }
 
 impl PreparedFile {
-    /// The path this file replaces when renamed.
+    /// Returns the path this file replaces when renamed.
     pub fn target(&self) -> &Path {
         &self.target
     }
@@ -227,7 +227,7 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    /// The lock file.
+    /// Returns the path of the lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -236,9 +236,7 @@ impl LockGuard {
 /// Taking the run lock failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error(
-        "another k3sprov run holds the lock `{path}`. Wait for it to finish, or let this run wait for it"
-    )]
+    #[error("another k3sprov run holds the lock on `{path}`. Run again when it has finished")]
     Busy { path: PathBuf },
     #[error(transparent)]
     Fs(#[from] FsError),
