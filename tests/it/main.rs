@@ -1,4 +1,5 @@
-//! Integration tests: the `k3sprov` binary run the way users run it.
+//! Integration tests: the `k3sprov` binary run the way users run it, and the library's
+//! installers run against real files and tools.
 
 // Tests set up fixtures with plain `std::fs` writes, which `clippy.toml` rejects in k3sprov's
 // own code.
@@ -7,4 +8,5 @@
 mod plan;
 mod schema;
 mod support;
+mod tarball;
 mod validate;
