@@ -1,3 +1,4 @@
 //! Where release artifacts come from.
 
 pub mod release;
+pub mod tarball;
