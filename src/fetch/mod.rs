@@ -1,3 +1,8 @@
-//! Where release artifacts come from.
+//! Where release artifacts come from, and how they are downloaded, verified and cached.
 
+pub mod cache;
+pub mod checksum;
+pub mod proxy;
+pub mod redact;
 pub mod release;
+pub mod verify;
