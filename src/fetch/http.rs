@@ -15,7 +15,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use ureq::Agent;
 use ureq::http::Response;
@@ -23,65 +22,12 @@ use url::Url;
 
 use crate::fetch::proxy::{ProxyEnv, select_proxy};
 use crate::fetch::redact::DisplayUrl;
+pub use crate::fetch::settings::{ClientSettings, RetryPolicy, Timeouts};
 use crate::fetch::tls::{CaFileError, tls_config};
 use crate::fetch::transfer::{self, Limits, TransferError, with_causes};
 
 /// How many redirects one request may follow, as curl and ureq allow by default.
 const MAX_REDIRECTS: usize = 10;
-
-/// What the client is built from.
-#[derive(Clone, Debug, Default)]
-pub struct ClientSettings {
-    /// A PEM file of CA certificates to trust in addition to the system's.
-    pub ca_file: Option<PathBuf>,
-    pub timeouts: Timeouts,
-    pub retry: RetryPolicy,
-    pub proxy_env: ProxyEnv,
-}
-
-/// Network timeouts. No limit applies to a whole download.
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    /// The limit for opening a TCP connection.
-    pub connect: Duration,
-    /// The longest wait for any data, from the request to the last byte of the body.
-    pub stall: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Timeouts {
-        Timeouts {
-            connect: Duration::from_secs(30),
-            stall: Duration::from_secs(60),
-        }
-    }
-}
-
-/// How often a transient failure is retried, and how long to wait before each retry.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Attempts after the first one.
-    pub retries: u32,
-    /// The wait before the first retry; it doubles for each further retry.
-    pub first_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            retries: 3,
-            first_delay: Duration::from_secs(1),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Returns the wait after failed attempt number `attempt` (counted from 1).
-    fn delay(self, attempt: u32) -> Duration {
-        self.first_delay
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-    }
-}
 
 /// A failed download. Errors that the consumer returns come back as [`DownloadError::Consume`].
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +87,7 @@ pub struct Client {
 }
 
 impl Client {
-    /// Builds a client. A `ca_file` that is missing, unreadable or holds no certificate fails
+    /// Builds a client. A `ca_file` that is missing, unreadable or contains no certificate fails
     /// here, before any download starts.
     pub fn new(settings: ClientSettings) -> Result<Client, CaFileError> {
         Ok(Client {
@@ -202,7 +148,7 @@ impl Client {
         }
     }
 
-    /// Downloads a small text file such as a checksum file, failing when it holds more than
+    /// Downloads a small text file such as a checksum file, failing when it contains more than
     /// `max_bytes` bytes.
     pub fn get_text(&self, url: &Url, max_bytes: u64) -> Result<String, DownloadError<TextError>> {
         self.download(url, |body| {
@@ -337,7 +283,9 @@ fn redirect_target(current: &Url, response: &Response<ureq::Body>) -> Result<Url
     match (current.scheme(), next.scheme()) {
         ("https", "http") => Err(invalid("it leads from https:// to http://")),
         (_, "http" | "https") => Ok(next),
-        _ => Err(invalid("it leads to a scheme other than http:// or https://")),
+        _ => Err(invalid(
+            "it leads to a scheme other than http:// or https://",
+        )),
     }
 }
 
@@ -388,17 +336,5 @@ impl<R: Read> Read for WatchedReader<R> {
                 Err(copy)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_delays_double() {
-        let policy = RetryPolicy::default();
-        let delays: Vec<u64> = (1..=3).map(|attempt| policy.delay(attempt).as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4]);
     }
 }

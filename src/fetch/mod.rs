@@ -1,4 +1,4 @@
-//! Where release artifacts come from, and how they are downloaded, verified and cached.
+//! Release artifacts: their URLs, and their download, verification and cache.
 
 pub mod cache;
 pub mod checksum;
@@ -6,6 +6,7 @@ pub mod http;
 pub mod proxy;
 pub mod redact;
 pub mod release;
+pub mod settings;
 pub mod tls;
 pub mod transfer;
 pub mod verify;

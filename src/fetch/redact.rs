@@ -9,7 +9,7 @@ use url::Url;
 /// The user name stays, so the reader can still tell which account was used. Query strings are
 /// kept as they are: a signed redirect URL stays printable, and its signature expires on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DisplayUrl(Url);
+pub struct DisplayUrl(Box<str>);
 
 impl DisplayUrl {
     pub fn new(url: &Url) -> DisplayUrl {
@@ -18,13 +18,13 @@ impl DisplayUrl {
             // Only URLs that cannot have credentials reject this, and those have no password.
             let _ = url.set_password(Some("****"));
         }
-        DisplayUrl(url)
+        DisplayUrl(url.as_str().into())
     }
 }
 
 impl fmt::Display for DisplayUrl {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.0.as_str())
+        formatter.write_str(&self.0)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Which certificate authorities the HTTP client trusts.
+//! The certificate authorities the HTTP client trusts.
 //!
 //! Without `ca_file`, ureq's platform verifier decides (rustls-platform-verifier 0.7). On Linux
 //! it reads `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set, and the system store
@@ -105,7 +105,10 @@ mod tests {
         let path = directory.path().join("empty.pem");
         std::fs::write(&path, "not a certificate\n").unwrap();
         let error = tls_config(Some(&path)).unwrap_err();
-        assert!(matches!(error, CaFileError::NoCertificate { .. }), "{error}");
+        assert!(
+            matches!(error, CaFileError::NoCertificate { .. }),
+            "{error}"
+        );
         assert!(error.to_string().contains("empty.pem"), "{error}");
     }
 

@@ -1,4 +1,4 @@
-//! Why one attempt to fetch a URL failed, and whether trying again may help.
+//! The reasons one attempt to fetch a URL fails, and whether another attempt may succeed.
 
 use std::io;
 use std::time::Duration;
@@ -117,7 +117,10 @@ pub(crate) fn from_request(url: DisplayUrl, error: ureq::Error, limits: Limits) 
 /// Classifies an error from reading the body. ureq wraps its own errors in `io::Error`, and
 /// reports a body shorter than its `Content-Length` as `UnexpectedEof`.
 pub(crate) fn from_io(url: DisplayUrl, error: io::Error, limits: Limits) -> TransferError {
-    if error.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+    if error
+        .get_ref()
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<ureq::Error>)
+    {
         let inner = error
             .into_inner()
             .and_then(|inner| inner.downcast::<ureq::Error>().ok())
@@ -126,7 +129,7 @@ pub(crate) fn from_io(url: DisplayUrl, error: io::Error, limits: Limits) -> Tran
     }
     if error
         .get_ref()
-        .is_some_and(|inner| inner.is::<rustls::Error>())
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<rustls::Error>)
     {
         return TransferError::Tls {
             url,

@@ -35,7 +35,7 @@ impl<R: Read, W: Write> HashingReader<R, W> {
         }
     }
 
-    /// The number of bytes read so far.
+    /// Returns the number of bytes read so far.
     pub fn length(&self) -> u64 {
         self.length
     }

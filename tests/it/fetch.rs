@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use k3sprov::fetch::cache::Cache;
 use k3sprov::fetch::checksum::digest_from_sum_file;
-use k3sprov::fetch::http::{Client, ClientSettings, DownloadError, RetryPolicy, TextError, Timeouts};
+use k3sprov::fetch::http::{
+    Client, ClientSettings, DownloadError, RetryPolicy, TextError, Timeouts,
+};
 use k3sprov::fetch::proxy::ProxyEnv;
 use k3sprov::fetch::redact::DisplayUrl;
 use k3sprov::fetch::release::{k3s_checksum_asset, k3s_url};
@@ -23,7 +25,7 @@ use crate::support::mirror::{Behavior, Listener, Mirror, write_asset};
 const TAG: &str = "v1.33.5+k3s1";
 const K3S: &str = "k3s-io/k3s";
 
-/// Settings for tests: no proxy whatever the environment says, one quick retry.
+/// Returns settings for tests: no proxy whatever the environment contains, one quick retry.
 fn settings() -> ClientSettings {
     ClientSettings {
         ca_file: None,
@@ -53,7 +55,7 @@ fn proxy_env(pairs: &[(&str, String)]) -> ProxyEnv {
     })
 }
 
-/// A mirror with the k3s binary and its checksum file, and the binary's bytes.
+/// Starts a mirror that serves a 200 kB k3s binary, and returns it with the binary's bytes.
 fn k3s_mirror(root: &Path) -> (Mirror, Vec<u8>) {
     let binary: Vec<u8> = (0..200_000u32).map(|index| (index % 251) as u8).collect();
     write_asset(root, K3S, TAG, "k3s", &binary);
@@ -112,7 +114,11 @@ fn requests_never_ask_for_gzip() {
         .download(&k3s_url(&mirror.url(), TAG, "k3s"), read_all)
         .unwrap();
     for request in mirror.requests() {
-        assert_eq!(request.header("accept-encoding"), Some("identity"), "{request:?}");
+        assert_eq!(
+            request.header("accept-encoding"),
+            Some("identity"),
+            "{request:?}"
+        );
         let agent = request.header("user-agent").unwrap_or_default();
         assert!(agent.starts_with("k3sprov/"), "{request:?}");
     }
@@ -156,9 +162,15 @@ fn truncated_body_is_an_error_and_retried() {
 
     let error = client().download(&url, read_all).unwrap_err();
 
-    assert!(matches!(error, DownloadError::Transfer { attempts: 2, .. }), "{error:?}");
+    assert!(
+        matches!(error, DownloadError::Transfer { attempts: 2, .. }),
+        "{error:?}"
+    );
     let text = chain(&error);
-    assert!(text.contains("closed before the whole body arrived"), "{text}");
+    assert!(
+        text.contains("closed before the whole body arrived"),
+        "{text}"
+    );
     assert!(text.contains("after 2 attempts"), "{text}");
     assert_eq!(mirror.requests().len(), 2);
 }
@@ -194,7 +206,13 @@ fn unreachable_read() -> HashMismatch {
 fn retry_after_503_succeeds() {
     let root = tempfile::tempdir().unwrap();
     let (mirror, binary) = k3s_mirror(root.path());
-    mirror.set_behavior("/k3s", Behavior::FailTimes { status: 503, times: 1 });
+    mirror.set_behavior(
+        "/k3s",
+        Behavior::FailTimes {
+            status: 503,
+            times: 1,
+        },
+    );
 
     let bytes = client()
         .download(&k3s_url(&mirror.url(), TAG, "k3s"), read_all)
@@ -208,7 +226,13 @@ fn retry_after_503_succeeds() {
 fn persistent_503_fails_after_retries() {
     let root = tempfile::tempdir().unwrap();
     let (mirror, _) = k3s_mirror(root.path());
-    mirror.set_behavior("/k3s", Behavior::FailTimes { status: 503, times: 10 });
+    mirror.set_behavior(
+        "/k3s",
+        Behavior::FailTimes {
+            status: 503,
+            times: 10,
+        },
+    );
 
     let error = client()
         .download(&k3s_url(&mirror.url(), TAG, "k3s"), read_all)
@@ -235,7 +259,10 @@ fn stalled_transfer_times_out() {
         .download(&k3s_url(&mirror.url(), TAG, "k3s"), read_all)
         .unwrap_err();
 
-    assert!(started.elapsed() < pause, "the client waited for the server to give up");
+    assert!(
+        started.elapsed() < pause,
+        "the client waited for the server to give up"
+    );
     let text = chain(&error);
     assert!(text.contains("stalled"), "{text}");
     assert!(text.contains("timed out"), "{text}");
@@ -266,14 +293,20 @@ fn checksum_file_through_get_text() {
     let root = tempfile::tempdir().unwrap();
     let (mirror, binary) = k3s_mirror(root.path());
     let digest = sha256_hex(&binary);
-    let sums = format!("{}  k3s-airgap-images-amd64.tar\n{digest}  k3s\n", "1".repeat(64));
+    let sums = format!(
+        "{}  k3s-airgap-images-amd64.tar\n{digest}  k3s\n",
+        "1".repeat(64)
+    );
     let name = k3s_checksum_asset(Arch::Amd64);
     write_asset(root.path(), K3S, TAG, &name, sums.as_bytes());
     let url = k3s_url(&mirror.url(), TAG, &name);
 
     let text = client().get_text(&url, 64 * 1024).unwrap();
 
-    assert_eq!(digest_from_sum_file(&text, "k3s", &DisplayUrl::new(&url)).unwrap(), digest);
+    assert_eq!(
+        digest_from_sum_file(&text, "k3s", &DisplayUrl::new(&url)).unwrap(),
+        digest
+    );
 }
 
 #[test]
@@ -285,7 +318,13 @@ fn get_text_rejects_large_file() {
     let error = client().get_text(&url, 1024).unwrap_err();
 
     assert!(
-        matches!(error, DownloadError::Consume(TextError::TooLarge { max_bytes: 1024, .. })),
+        matches!(
+            error,
+            DownloadError::Consume(TextError::TooLarge {
+                max_bytes: 1024,
+                ..
+            })
+        ),
         "{error:?}"
     );
     assert!(error.to_string().contains(url.as_str()), "{error}");
@@ -298,14 +337,23 @@ fn file_url_reads_local_mirror() {
     write_asset(root.path(), K3S, TAG, "k3s", &binary);
     let mirror = Url::from_directory_path(root.path()).unwrap();
 
-    let bytes = client().download(&k3s_url(&mirror, TAG, "k3s"), read_all).unwrap();
+    let bytes = client()
+        .download(&k3s_url(&mirror, TAG, "k3s"), read_all)
+        .unwrap();
     assert_eq!(bytes, binary);
 
     let missing = k3s_url(&mirror, TAG, "k3s-arm64");
     let error = client().download(&missing, read_all).unwrap_err();
     assert!(matches!(error, DownloadError::File { .. }), "{error:?}");
-    let expected_path = root.path().join("k3s-io/k3s/releases/download/v1.33.5+k3s1/k3s-arm64");
-    assert!(error.to_string().contains(&*expected_path.to_string_lossy()), "{error}");
+    let expected_path = root
+        .path()
+        .join("k3s-io/k3s/releases/download/v1.33.5+k3s1/k3s-arm64");
+    assert!(
+        error
+            .to_string()
+            .contains(&*expected_path.to_string_lossy()),
+        "{error}"
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ fn private_ca_is_rejected_without_trust() {
 
     let error = client().download(&url, read_all).unwrap_err();
 
-    assert!(matches!(error, DownloadError::Transfer { attempts: 1, .. }), "{error:?}");
+    assert!(
+        matches!(error, DownloadError::Transfer { attempts: 1, .. }),
+        "{error:?}"
+    );
     let text = chain(&error);
     assert!(text.contains("TLS connection"), "{text}");
     assert!(text.contains("ca_file"), "{text}");
@@ -55,7 +58,11 @@ fn ssl_cert_file_adds_trust() {
     // The platform verifier reads SSL_CERT_FILE from the process environment, which tests
     // running in parallel share, so the download runs in a child process of this test binary.
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "fetch::network::download_in_child_process", "--ignored"])
+        .args([
+            "--exact",
+            "fetch::network::download_in_child_process",
+            "--ignored",
+        ])
         .env("SSL_CERT_FILE", ca.write_ca_file(root.path()))
         .env_remove("SSL_CERT_DIR")
         .env(CHILD_URL, url.as_str())
@@ -81,8 +88,13 @@ fn download_in_child_process() {
 fn missing_ca_file_fails_client_creation() {
     let mut settings = settings();
     settings.ca_file = Some("/nonexistent/k3sprov-ca.pem".into());
-    let error = Client::new(settings).err().expect("a missing CA file is an error");
-    assert!(error.to_string().contains("/nonexistent/k3sprov-ca.pem"), "{error}");
+    let error = Client::new(settings)
+        .err()
+        .expect("a missing CA file is an error");
+    assert!(
+        error.to_string().contains("/nonexistent/k3sprov-ca.pem"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -124,7 +136,10 @@ fn http_proxy_sees_every_redirect_hop() {
     let assets = mirror.assets_url().port().unwrap();
     assert_eq!(
         proxy.tunnelled(),
-        [format!("127.0.0.1:{primary}"), format!("127.0.0.1:{assets}")]
+        [
+            format!("127.0.0.1:{primary}"),
+            format!("127.0.0.1:{assets}")
+        ]
     );
 }
 

@@ -1,6 +1,6 @@
 //! A minimal HTTP CONNECT proxy on 127.0.0.1 that records the targets it tunnelled to.
 //!
-//! It opens tunnels only to loopback addresses and answers 403 to any other target, so a test
+//! It opens tunnels only to loopback addresses and responds 403 to any other target, so a test
 //! can never send traffic off the machine through it. Any method but CONNECT gets 405.
 
 use std::io::{self, Write};
@@ -30,12 +30,12 @@ impl ConnectProxy {
         }
     }
 
-    /// The proxy's URL, such as `http://127.0.0.1:40123`, for `https_proxy` and friends.
+    /// Returns the proxy's URL, such as `http://127.0.0.1:40123`, for `https_proxy` and friends.
     pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.acceptor.port())
     }
 
-    /// The `host:port` targets of the CONNECT requests received so far, in order.
+    /// Returns the `host:port` targets of the CONNECT requests received so far, in order.
     pub(crate) fn tunnelled(&self) -> Vec<String> {
         self.tunnelled.lock().unwrap().clone()
     }
@@ -44,15 +44,21 @@ impl ConnectProxy {
 fn tunnel(mut client: TcpStream, tunnelled: &Mutex<Vec<String>>) -> io::Result<()> {
     let head = read_head(&mut client)?;
     if head.method != "CONNECT" {
-        return client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return client.write_all(
+            b"HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
     }
     tunnelled.lock().unwrap().push(head.target.clone());
     let target: Option<SocketAddr> = head.target.parse().ok();
     let Some(target) = target.filter(|address| address.ip().is_loopback()) else {
-        return client.write_all(b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return client.write_all(
+            b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
     };
     let Ok(server) = TcpStream::connect(target) else {
-        return client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return client.write_all(
+            b"HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
     };
     client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
 

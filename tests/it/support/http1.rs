@@ -1,5 +1,5 @@
 //! The HTTP/1.1 pieces the test servers share: a loopback listener that hands each connection
-//! to a thread, and a request-head parser. Every connection answers one request and closes.
+//! to a thread, and a request-head parser. Each connection serves one request and closes.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -64,9 +64,9 @@ pub(crate) fn percent_decode(path: &str) -> String {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
     while index < bytes.len() {
-        let escape = bytes.get(index + 1..index + 3).and_then(|hex| {
-            u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
-        });
+        let escape = bytes
+            .get(index + 1..index + 3)
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
         match (bytes[index], escape) {
             (b'%', Some(value)) => {
                 decoded.push(value);
@@ -92,7 +92,9 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     pub(crate) fn spawn(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Acceptor {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
-        let address = listener.local_addr().expect("a bound listener has an address");
+        let address = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let stop = Arc::new(AtomicBool::new(false));
         let handle = Arc::new(handle);
         let thread = std::thread::spawn({
@@ -123,7 +125,7 @@ impl Acceptor {
 impl Drop for Acceptor {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop, which then sees the flag.
+        // Wakes the accept loop, which then reads the flag and stops.
         let _ = TcpStream::connect(self.address);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

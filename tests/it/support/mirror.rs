@@ -15,6 +15,7 @@
 //! A request path is percent-decoded (`%2B` becomes `+`) and looked up under the root. Every
 //! response closes its connection.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::path::{Component, Path, PathBuf};
@@ -28,20 +29,30 @@ use url::Url;
 use super::certificates::TestCa;
 use super::http1::{Acceptor, RequestHead, percent_decode, read_head};
 
-/// How the mirror answers requests for one path.
+/// The way the mirror responds to requests for one path.
 #[derive(Clone, Debug)]
 pub(crate) enum Behavior {
     /// Serves the file, or 404 when it does not exist. The default.
     Serve,
     NotFound,
-    /// Answers `status` to the first `times` requests, then serves the file.
-    FailTimes { status: u16, times: u32 },
+    /// Responds with `status` to the first `times` requests, then serves the file.
+    FailTimes {
+        status: u16,
+        times: u32,
+    },
     /// Announces the whole file in `Content-Length`, sends `keep` bytes and closes.
-    Truncate { keep: usize },
+    Truncate {
+        keep: usize,
+    },
     /// Sends no `Content-Length`, sends `keep` bytes and closes, so the body just ends.
-    CloseDelimited { keep: usize },
+    CloseDelimited {
+        keep: usize,
+    },
     /// Announces the whole file, sends `keep` bytes, then waits `pause` before closing.
-    Stall { keep: usize, pause: Duration },
+    Stall {
+        keep: usize,
+        pause: Duration,
+    },
 }
 
 /// Which listener received a request.
@@ -116,29 +127,33 @@ impl Mirror {
         }
     }
 
-    /// The base URL, such as `http://127.0.0.1:40123/`: the `mirror` that replaces
+    /// Returns the base URL, such as `http://127.0.0.1:40123/`: the `mirror` that replaces
     /// `https://github.com`.
     pub(crate) fn url(&self) -> Url {
         self.url_of(self.primary.port())
     }
 
-    /// The base URL of the second listener.
+    /// Returns the base URL of the second listener.
     pub(crate) fn assets_url(&self) -> Url {
         self.url_of(self.assets.port())
     }
 
     fn url_of(&self, port: u16) -> Url {
-        let scheme = if self.state.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.state.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Url::parse(&format!("{scheme}://127.0.0.1:{port}/")).unwrap()
     }
 
-    /// When on, the primary listener answers every `/releases/download/` request with a 302 to
+    /// When on, the primary listener responds to every `/releases/download/` request with a 302 redirect to
     /// the same path on the second listener.
     pub(crate) fn redirect_assets(&self, on: bool) {
         self.state.redirect.store(on, Ordering::SeqCst);
     }
 
-    /// Sets how requests whose decoded path ends with `path_suffix` are answered. A later call
+    /// Sets the response to requests whose decoded path ends with `path_suffix`. A later call
     /// for the same suffix replaces the earlier one.
     pub(crate) fn set_behavior(&self, path_suffix: &str, behavior: Behavior) {
         let mut behaviors = self.state.behaviors.lock().unwrap();
@@ -146,7 +161,7 @@ impl Mirror {
         behaviors.push((path_suffix.to_owned(), behavior));
     }
 
-    /// The requests received so far, on both listeners, in arrival order.
+    /// Returns the requests received so far, on both listeners, in arrival order.
     pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
@@ -204,7 +219,11 @@ fn answer(state: &State, listener: Listener, stream: &mut dyn Stream) -> io::Res
         let port = state.assets_port.load(Ordering::SeqCst);
         let scheme = if state.tls.is_some() { "https" } else { "http" };
         let location = format!("{scheme}://127.0.0.1:{port}{}", head.target);
-        return write_head(stream, "302 Found", &[("Location", &location), ("Content-Length", "0")]);
+        return write_head(
+            stream,
+            "302 Found",
+            &[("Location", &location), ("Content-Length", "0")],
+        );
     }
 
     let Some(bytes) = read_file(&state.root, &path) else {
@@ -231,7 +250,10 @@ fn answer(state: &State, listener: Listener, stream: &mut dyn Stream) -> io::Res
 /// serves the file.
 fn take_behavior(state: &State, path: &str) -> Behavior {
     let mut behaviors = state.behaviors.lock().unwrap();
-    let Some((_, behavior)) = behaviors.iter_mut().find(|(suffix, _)| path.ends_with(suffix.as_str())) else {
+    let Some((_, behavior)) = behaviors
+        .iter_mut()
+        .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+    else {
         return Behavior::Serve;
     };
     match behavior {
@@ -247,7 +269,10 @@ fn take_behavior(state: &State, path: &str) -> Behavior {
 /// Reads the file for a decoded request path, refusing paths that leave the root.
 fn read_file(root: &Path, path: &str) -> Option<Vec<u8>> {
     let relative = Path::new(path.trim_start_matches('/'));
-    if relative.components().any(|part| !matches!(part, Component::Normal(_))) {
+    if relative
+        .components()
+        .any(|part| !matches!(part, Component::Normal(_)))
+    {
         return None;
     }
     let full = root.join(relative);
@@ -257,7 +282,12 @@ fn read_file(root: &Path, path: &str) -> Option<Vec<u8>> {
     std::fs::read(full).ok()
 }
 
-fn send_body(stream: &mut dyn Stream, bytes: &[u8], keep: usize, announce_length: bool) -> io::Result<()> {
+fn send_body(
+    stream: &mut dyn Stream,
+    bytes: &[u8],
+    keep: usize,
+    announce_length: bool,
+) -> io::Result<()> {
     let length = bytes.len().to_string();
     let mut headers = vec![("Content-Type", "application/octet-stream")];
     if announce_length {
@@ -275,7 +305,7 @@ fn not_found(stream: &mut dyn Stream) -> io::Result<()> {
 fn write_head(stream: &mut dyn Stream, status: &str, headers: &[(&str, &str)]) -> io::Result<()> {
     let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(head, "{name}: {value}\r\n");
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
