@@ -5,6 +5,7 @@
 // own code.
 #![allow(clippy::disallowed_methods)]
 
+mod fetch;
 mod plan;
 mod schema;
 mod support;

@@ -1,4 +1,9 @@
-//! Running the built binary, and writing profile files for a test.
+//! Running the built binary, writing profile files, and local servers for a test.
+
+pub(crate) mod certificates;
+pub(crate) mod connect_proxy;
+pub(crate) mod http1;
+pub(crate) mod mirror;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,222 @@
+//! A cache of verified downloads, one file per artifact named by its SHA-256 digest.
+//!
+//! An entry is written to a temporary file in the cache directory and renamed to
+//! `sha256-<hex>` only after the caller verified the digest, so a finished name always held the
+//! right bytes once. Entries are hashed again before each use, because disks and people change
+//! files; a corrupted entry is deleted and downloaded again.
+
+use std::ffi::OsString;
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Seek, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::fetch::verify::HashingReader;
+
+/// A cache failure, naming the path involved.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error(
+        "no cache directory: neither XDG_CACHE_HOME nor HOME is set to an absolute path; set cache_dir under [download]"
+    )]
+    NoDirectory,
+    #[error("`{0}` is not a SHA-256 digest (64 lowercase hex digits)")]
+    InvalidDigest(String),
+    #[error("creating the cache directory {} failed", path.display())]
+    CreateDirectory {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading the cache entry {} failed", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("removing the corrupted cache entry {} failed", path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing the cache entry {} failed", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Chooses the cache directory: `explicit` (from `--cache-dir` or the profile), else
+/// `$XDG_CACHE_HOME/k3sprov`, else `$HOME/.cache/k3sprov`.
+///
+/// `lookup` returns an environment variable by name. As the XDG Base Directory specification
+/// says, a relative `XDG_CACHE_HOME` is ignored; a relative `HOME` is ignored too.
+pub fn resolve_cache_dir(
+    explicit: Option<&Path>,
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Result<PathBuf, CacheError> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    let absolute = |name: &str| {
+        lookup(name)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    if let Some(base) = absolute("XDG_CACHE_HOME") {
+        return Ok(base.join("k3sprov"));
+    }
+    if let Some(home) = absolute("HOME") {
+        return Ok(home.join(".cache").join("k3sprov"));
+    }
+    Err(CacheError::NoDirectory)
+}
+
+/// A cache directory of verified artifacts.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    directory: PathBuf,
+}
+
+impl Cache {
+    /// Opens the cache in `directory`, creating it with mode 0700 when it is missing.
+    pub fn open(directory: PathBuf) -> Result<Cache, CacheError> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&directory)
+            .map_err(|source| CacheError::CreateDirectory {
+                path: directory.clone(),
+                source,
+            })?;
+        Ok(Cache { directory })
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// Returns the path of the entry for `digest`, whether or not it exists.
+    pub fn entry_path(&self, digest: &str) -> Result<PathBuf, CacheError> {
+        check_digest(digest)?;
+        Ok(self.directory.join(format!("sha256-{digest}")))
+    }
+
+    /// Opens the entry for `digest` after hashing it again, positioned at its start.
+    ///
+    /// Returns `None` when there is no entry, or when the entry's content no longer has the
+    /// digest; such an entry is deleted with a warning.
+    pub fn open_verified(&self, digest: &str) -> Result<Option<File>, CacheError> {
+        let path = self.entry_path(digest)?;
+        let read_error = |source| CacheError::Read {
+            path: path.clone(),
+            source,
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(read_error(error)),
+        };
+        if !file.metadata().map_err(read_error)?.is_file() {
+            return Err(read_error(io::Error::other(
+                "the entry is not a regular file",
+            )));
+        }
+
+        let mut reader = HashingReader::new(file);
+        reader.drain().map_err(read_error)?;
+        let (actual, mut file, _) = reader.finish();
+        if actual != digest {
+            tracing::warn!(
+                path = %path.display(),
+                expected = digest,
+                actual = %actual,
+                "deleting a corrupted cache entry; it will be downloaded again"
+            );
+            fs::remove_file(&path).map_err(|source| CacheError::Remove {
+                path: path.clone(),
+                source,
+            })?;
+            return Ok(None);
+        }
+        file.rewind().map_err(read_error)?;
+        Ok(Some(file))
+    }
+
+    /// Starts a new entry for `digest`, written to a temporary file in the cache directory.
+    pub fn writer(&self, digest: &str) -> Result<CacheWriter, CacheError> {
+        let path = self.entry_path(digest)?;
+        let temporary = tempfile::Builder::new()
+            .prefix(&format!(".sha256-{digest}."))
+            .suffix(".partial")
+            .tempfile_in(&self.directory)
+            .map_err(|source| CacheError::Write {
+                path: self.directory.clone(),
+                source,
+            })?;
+        Ok(CacheWriter { temporary, path })
+    }
+}
+
+/// A cache entry being written. Dropped without [`CacheWriter::commit`], it removes its
+/// temporary file.
+pub struct CacheWriter {
+    temporary: NamedTempFile,
+    path: PathBuf,
+}
+
+impl CacheWriter {
+    /// Makes the entry visible under its final name: flushes the file to disk, renames it, and
+    /// flushes the directory. Call it only after checking the digest of what was written.
+    pub fn commit(self) -> Result<PathBuf, CacheError> {
+        let write_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CacheError::Write { path, source }
+        };
+        self.temporary
+            .as_file()
+            .sync_all()
+            .map_err(write_error(self.temporary.path()))?;
+        self.temporary
+            .persist(&self.path)
+            .map_err(|error| CacheError::Write {
+                path: self.path.clone(),
+                source: error.error,
+            })?;
+        let directory = self.path.parent().unwrap_or(Path::new("."));
+        File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(write_error(directory))?;
+        Ok(self.path)
+    }
+}
+
+impl Write for CacheWriter {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.temporary.write(buffer)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.temporary.flush()
+    }
+}
+
+fn check_digest(digest: &str) -> Result<(), CacheError> {
+    let valid = digest.len() == 64
+        && digest
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+    if valid {
+        Ok(())
+    } else {
+        Err(CacheError::InvalidDigest(digest.to_owned()))
+    }
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;
