@@ -191,6 +191,20 @@ pub fn commit_all(files: Vec<PreparedFile>) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Removes the file at `path`.
+pub fn remove_file(path: &Path) -> Result<(), FsError> {
+    #[allow(clippy::disallowed_methods)]
+    std::fs::remove_file(path).map_err(|source| FsError::new("remove", path, source))
+}
+
+/// Sets the permission bits of `path`. Changing a mode is atomic, so no temporary file is needed.
+pub fn set_mode(path: &Path, mode: u32) -> Result<(), FsError> {
+    use std::os::unix::fs::PermissionsExt;
+    #[allow(clippy::disallowed_methods)]
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|source| FsError::new("set the mode of", path, source))
+}
+
 /// Replaces `target` with `bytes` and gives it `mode`, atomically.
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
     let mut file = AtomicFile::create(target)?;

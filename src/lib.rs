@@ -8,6 +8,7 @@
 // by `clippy.toml`'s list without this exception, as the non-test build of the crate.
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+pub mod apply;
 pub mod cli;
 pub mod diagnostic;
 pub mod digest;

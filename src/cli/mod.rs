@@ -1,6 +1,8 @@
 //! The command line: argument definitions and one function per subcommand.
 
+mod apply;
 mod plan;
+mod progress;
 mod validate;
 
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ pub enum Command {
     },
     /// Show the steps `apply` would run, without changing anything.
     Plan(PlanArgs),
+    /// Download, verify and install what the profile declares, running the steps `plan` shows.
+    Apply(ApplyArgs),
     /// Print the JSON Schema of profiles.
     Schema,
 }
@@ -67,6 +71,15 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Fail at once when another apply holds the lock on this root, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -86,6 +99,18 @@ pub enum Error {
         #[source]
         source: crate::plan::PlanError,
     },
+    #[error("cannot apply {profile}")]
+    Apply {
+        profile: String,
+        #[source]
+        source: Box<crate::apply::ApplyError>,
+    },
+    #[error("apply of {profile} stopped")]
+    Step {
+        profile: String,
+        #[source]
+        source: crate::apply::StepFailure,
+    },
     #[error("cannot write the output")]
     Output(#[from] std::io::Error),
 }
@@ -95,6 +120,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Validate { profiles } => Ok(validate::run(&profiles)),
         Command::Plan(args) => plan::run(&args),
+        Command::Apply(args) => apply::run(&args),
         Command::Schema => {
             use std::io::Write as _;
             std::io::stdout().write_all(crate::schema::profile_schema_text().as_bytes())?;

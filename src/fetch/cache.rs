@@ -137,14 +137,56 @@ impl Cache {
                 actual = %actual,
                 "deleting a corrupted cache entry; it will be downloaded again"
             );
-            fs::remove_file(&path).map_err(|source| CacheError::Remove {
+            crate::fsx::remove_file(&path).map_err(|error| CacheError::Remove {
                 path: path.clone(),
-                source,
+                source: error.source,
             })?;
             return Ok(None);
         }
         file.rewind().map_err(read_error)?;
         Ok(Some(file))
+    }
+
+    /// Returns true when an entry for `digest` exists; its content is checked only on use.
+    pub fn contains(&self, digest: &str) -> bool {
+        self.entry_path(digest).is_ok_and(|path| path.is_file())
+    }
+
+    /// Returns the digest remembered for the release asset `key` (such as
+    /// `k3s v1.33.5+k3s1 amd64 k3s`), taken from its verified checksum file on an earlier run,
+    /// so a cached artifact can be reused without any network.
+    pub fn known_digest(&self, key: &str) -> Option<String> {
+        let text = fs::read_to_string(self.known_path(key)).ok()?;
+        let digest = text.trim();
+        check_digest(digest).is_ok().then(|| digest.to_owned())
+    }
+
+    /// Remembers the published `digest` of the release asset `key`.
+    pub fn remember_digest(&self, key: &str, digest: &str) -> Result<(), CacheError> {
+        check_digest(digest)?;
+        let path = self.known_path(key);
+        crate::fsx::write_atomic(&path, format!("{digest}\n").as_bytes(), 0o600).map_err(|error| {
+            CacheError::Write {
+                path,
+                source: error.source,
+            }
+        })
+    }
+
+    /// Names the file that remembers the digest of `key`: the key with every character but
+    /// letters, digits, `.`, `+` and `-` replaced by `_`.
+    fn known_path(&self, key: &str) -> PathBuf {
+        let name: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".+-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.directory.join(format!("published-{name}"))
     }
 
     /// Starts a new entry for `digest`, written to a temporary file in the cache directory.

@@ -111,6 +111,16 @@ impl Client {
         url: &Url,
         mut consume: impl FnMut(&mut dyn Read) -> Result<T, E>,
     ) -> Result<T, DownloadError<E>> {
+        self.download_sized(url, |body, _| consume(body))
+    }
+
+    /// Works as [`Client::download`], and also passes `consume` the length of the body when
+    /// the server announced it or the file system knows it, for progress display.
+    pub fn download_sized<T, E>(
+        &self,
+        url: &Url,
+        mut consume: impl FnMut(&mut dyn Read, Option<u64>) -> Result<T, E>,
+    ) -> Result<T, DownloadError<E>> {
         match url.scheme() {
             "file" => return read_file(url, consume),
             "http" | "https" => {}
@@ -172,12 +182,13 @@ impl Client {
     fn attempt<T, E>(
         &self,
         url: &Url,
-        consume: &mut impl FnMut(&mut dyn Read) -> Result<T, E>,
+        consume: &mut impl FnMut(&mut dyn Read, Option<u64>) -> Result<T, E>,
     ) -> Result<T, Attempt<E>> {
         let (response, final_url) = self.open(url).map_err(Attempt::Transfer)?;
         let mut body = response.into_body();
+        let length = body.content_length();
         let mut reader = WatchedReader::new(body.as_reader());
-        let result = consume(&mut reader);
+        let result = consume(&mut reader, length);
         // NOTE: ureq fails the read when the connection closes before `Content-Length` bytes
         // arrived. A body without `Content-Length` ends at connection close, so a cut there
         // looks like a normal end: only the caller's digest check catches it.
@@ -292,7 +303,7 @@ fn redirect_target(current: &Url, response: &Response<ureq::Body>) -> Result<Url
 /// Serves a `file://` URL from the local filesystem, for offline mirrors. There is no retry.
 fn read_file<T, E>(
     url: &Url,
-    mut consume: impl FnMut(&mut dyn Read) -> Result<T, E>,
+    mut consume: impl FnMut(&mut dyn Read, Option<u64>) -> Result<T, E>,
 ) -> Result<T, DownloadError<E>> {
     let path = url
         .to_file_path()
@@ -301,8 +312,9 @@ fn read_file<T, E>(
         path: path.clone(),
         source,
     })?;
+    let length = file.metadata().ok().map(|metadata| metadata.len());
     let mut reader = WatchedReader::new(file);
-    let result = consume(&mut reader);
+    let result = consume(&mut reader, length);
     if let Some(source) = reader.failure {
         return Err(DownloadError::File { path, source });
     }

@@ -67,6 +67,11 @@ pub struct StagedPlugin {
 }
 
 impl StagedPlugin {
+    /// Returns the staged file, to be renamed into place by the caller.
+    pub fn into_file(self) -> PreparedFile {
+        self.file
+    }
+
     /// Returns the plugin's file name.
     pub fn name(&self) -> &str {
         &self.name
@@ -99,6 +104,11 @@ impl Staged {
     /// Returns the staged plugins, in the order of the tarball.
     pub fn plugins(&self) -> &[StagedPlugin] {
         &self.plugins
+    }
+
+    /// Returns the staged plugins, for callers that rename them one at a time.
+    pub fn into_plugins(self) -> Vec<StagedPlugin> {
+        self.plugins
     }
 
     /// Renames every staged plugin into place and fsyncs the target directory.

@@ -8,6 +8,7 @@ pub mod binary;
 pub mod cni;
 pub mod config_file;
 pub mod mount;
+pub mod mount_apply;
 pub mod symlink;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

@@ -1,0 +1,181 @@
+//! `apply`: runs the steps of a plan, in order, after fetching and verifying every artifact
+//! they need.
+//!
+//! Downloads happen first, concurrently, into files staged next to their targets. Nothing is
+//! renamed into place until every artifact has been verified, so a bad checksum, a truncated
+//! download or a hostile tarball leaves the machine as it was. Two applies on the same root
+//! never interleave: each holds a lock under the root for its whole run.
+
+mod artifacts;
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use url::Url;
+
+use crate::fetch::cache::{Cache, resolve_cache_dir};
+use crate::fetch::http::{Client, ClientSettings};
+use crate::fetch::proxy::ProxyEnv;
+use crate::host::paths::under_root;
+use crate::plan::{self, Plan};
+use crate::profile::spec::Spec;
+use crate::state::{LOCK_PATH, STATE_PATH, State};
+
+pub use artifacts::ArtifactError;
+pub use run::StepFailure;
+
+/// Settings of one apply run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub plan: plan::Options,
+    /// Replaces the profile's `[download] cache_dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// Wait for another apply on the same root to finish, instead of failing at once.
+    pub wait: bool,
+}
+
+/// What happened to one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Create,
+    Update,
+    None,
+    Failed,
+    /// Not run, because an earlier step failed.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Create => "create",
+            Outcome::Update => "update",
+            Outcome::None => "none",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One step of the plan and what became of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub id: String,
+    pub outcome: Outcome,
+    pub summary: String,
+    /// Why the step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The result of an apply run that got as far as running steps.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub profile: String,
+    pub root: PathBuf,
+    pub steps: Vec<StepReport>,
+    /// The failure that stopped the run, if one did.
+    #[serde(skip)]
+    pub failure: Option<StepFailure>,
+}
+
+impl Report {
+    /// Counts the steps with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.steps
+            .iter()
+            .filter(|step| step.outcome == outcome)
+            .count()
+    }
+}
+
+/// Receives download progress, for a progress bar or log lines; every method does nothing by
+/// default.
+pub trait Reporter: Sync {
+    /// A download of `name` from `url` starts; `length` is the size announced, if any.
+    fn download_started(&self, _name: &str, _url: &Url, _length: Option<u64>) {}
+    /// `bytes` more bytes of `name` arrived.
+    fn download_progress(&self, _name: &str, _bytes: u64) {}
+    /// `name` is complete and verified; `from_cache` tells whether the cache supplied it.
+    fn download_finished(&self, _name: &str, _from_cache: bool) {}
+}
+
+/// A reporter that shows nothing.
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("root directory `{path}` cannot be used")]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] crate::fsx::LockError),
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error(transparent)]
+    CaFile(#[from] crate::fetch::tls::CaFileError),
+    #[error(transparent)]
+    Cache(#[from] crate::fetch::cache::CacheError),
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+}
+
+/// Plans `spec` under the lock and runs the plan.
+///
+/// Returns an error when nothing was changed (bad root, lock held, failed download); returns
+/// a report when steps ran, with `failure` set if one of them failed.
+pub fn apply(
+    spec: &Spec,
+    options: &Options,
+    reporter: &dyn Reporter,
+) -> Result<Report, ApplyError> {
+    let root = fs_err::canonicalize(&options.plan.root).map_err(|source| ApplyError::Root {
+        path: options.plan.root.clone(),
+        source,
+    })?;
+    let _lock = crate::fsx::lock(&under_root(&root, Path::new(LOCK_PATH)), options.wait)?;
+
+    let plan = plan::build(spec, &options.plan)?;
+    let client = Client::new(ClientSettings {
+        ca_file: spec.download.ca_file.clone(),
+        proxy_env: ProxyEnv::from_process(),
+        ..ClientSettings::default()
+    })?;
+    let explicit = options
+        .cache_dir
+        .as_deref()
+        .or(spec.download.cache_dir.as_deref());
+    let directory = resolve_cache_dir(explicit, |name| std::env::var_os(name))?;
+    let cache = Cache::open(directory)?;
+    let mut prepared = artifacts::prepare(&plan, &client, &cache, reporter)?;
+
+    let mut state = State::load(&plan.root);
+    let before = state.clone();
+    let mut report = run::run_steps(&plan, &mut prepared, &mut state);
+    if state != before {
+        save_state(&plan, &state, &mut report);
+    }
+    Ok(report)
+}
+
+/// Writes the install record; a failure to write it is reported as the run's failure, since
+/// the next run would then hash every file again but install nothing wrong.
+fn save_state(plan: &Plan, state: &State, report: &mut Report) {
+    let path = under_root(&plan.root, Path::new(STATE_PATH));
+    let written = path
+        .parent()
+        .map_or(Ok(()), crate::fsx::create_dir_all)
+        .and_then(|()| crate::fsx::write_atomic(&path, state.to_json().as_bytes(), 0o644));
+    if let Err(error) = written
+        && report.failure.is_none()
+    {
+        report.failure = Some(StepFailure::Record(error));
+    }
+}
