@@ -5,8 +5,11 @@
 // own code.
 #![allow(clippy::disallowed_methods)]
 
+mod apply;
+mod apply_network;
 mod fetch;
 mod plan;
+mod release_mirror;
 mod schema;
 mod support;
 mod tarball;

@@ -21,8 +21,24 @@ pub(crate) const DEBIAN_CNI_DIR: &str = "/usr/lib/cni";
 
 /// The plugins of the v1.6 series, the names the stock gVisor profile installs.
 pub(crate) const V1_6_PLUGINS: [&str; 18] = [
-    "bandwidth", "bridge", "dhcp", "dummy", "firewall", "host-device", "host-local", "ipvlan", "loopback",
-    "macvlan", "portmap", "ptp", "sbr", "static", "tap", "tuning", "vlan", "vrf",
+    "bandwidth",
+    "bridge",
+    "dhcp",
+    "dummy",
+    "firewall",
+    "host-device",
+    "host-local",
+    "ipvlan",
+    "loopback",
+    "macvlan",
+    "portmap",
+    "ptp",
+    "sbr",
+    "static",
+    "tap",
+    "tuning",
+    "vlan",
+    "vrf",
 ];
 
 /// A mirror directory and the digests of what it serves.
@@ -55,11 +71,14 @@ impl ReleaseMirror {
     }
 
     pub(crate) fn k3s_dir(&self) -> PathBuf {
-        self.path().join(format!("k3s-io/k3s/releases/download/{K3S_VERSION}"))
+        self.path()
+            .join(format!("k3s-io/k3s/releases/download/{K3S_VERSION}"))
     }
 
     pub(crate) fn cni_dir(&self) -> PathBuf {
-        self.path().join(format!("containernetworking/plugins/releases/download/{CNI_VERSION}"))
+        self.path().join(format!(
+            "containernetworking/plugins/releases/download/{CNI_VERSION}"
+        ))
     }
 
     pub(crate) fn cni_asset() -> String {
@@ -76,7 +95,8 @@ fn hex(bytes: &[u8]) -> String {
 fn write_k3s(mirror: &Path, size: usize) -> String {
     let directory = mirror.join(format!("k3s-io/k3s/releases/download/{K3S_VERSION}"));
     std::fs::create_dir_all(&directory).unwrap();
-    let mut script = format!("#!/bin/sh\necho \"k3s version {K3S_VERSION} (stand-in)\"\nexit 0\n#").into_bytes();
+    let mut script =
+        format!("#!/bin/sh\necho \"k3s version {K3S_VERSION} (stand-in)\"\nexit 0\n#").into_bytes();
     let mut filler = 0u32;
     while script.len() < size {
         filler = filler.wrapping_mul(1_103_515_245).wrapping_add(12_345);
@@ -105,16 +125,25 @@ fn write_cni(mirror: &Path) -> String {
             other => other,
         });
         let bytes = std::fs::read(&source).unwrap_or_else(|error| {
-            panic!("{}: {error}; install Debian's containernetworking-plugins as the README says", source.display())
+            panic!(
+                "{}: {error}; install Debian's containernetworking-plugins as the README says",
+                source.display()
+            )
         });
         let target = staging.path().join(plugin);
         std::fs::write(&target, bytes).unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    std::fs::write(staging.path().join("LICENSE"), "Apache License 2.0 (stand-in text)\n").unwrap();
+    std::fs::write(
+        staging.path().join("LICENSE"),
+        "Apache License 2.0 (stand-in text)\n",
+    )
+    .unwrap();
     std::fs::write(staging.path().join("README.md"), "# CNI plugins\n").unwrap();
 
-    let directory = mirror.join(format!("containernetworking/plugins/releases/download/{CNI_VERSION}"));
+    let directory = mirror.join(format!(
+        "containernetworking/plugins/releases/download/{CNI_VERSION}"
+    ));
     std::fs::create_dir_all(&directory).unwrap();
     let asset = ReleaseMirror::cni_asset();
     let status = Command::new("tar")
@@ -127,6 +156,10 @@ fn write_cni(mirror: &Path) -> String {
         .unwrap();
     assert!(status.success(), "tar failed");
     let digest = hex(&std::fs::read(directory.join(&asset)).unwrap());
-    std::fs::write(directory.join(format!("{asset}.sha256")), format!("{digest}  {asset}\n")).unwrap();
+    std::fs::write(
+        directory.join(format!("{asset}.sha256")),
+        format!("{digest}  {asset}\n"),
+    )
+    .unwrap();
     digest
 }
