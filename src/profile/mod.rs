@@ -39,9 +39,17 @@ pub fn load(argument: &str) -> Loaded {
     let mut sources = SourceMap::default();
     let mut diagnostics = Vec::new();
     let merged = source::load(argument, &mut sources, &mut diagnostics);
-    let spec = merged
-        .tree
-        .and_then(|tree| check_tree(&tree, argument, merged.incomplete, &mut diagnostics));
+    let spec = match (merged.tree, merged.top) {
+        (Some(tree), Some(top)) => {
+            let checked = Checked {
+                tree: &tree,
+                top,
+                incomplete: merged.incomplete,
+            };
+            checked.run(argument, label(&sources, top), &mut diagnostics)
+        }
+        _ => None,
+    };
     // Report in reading order: by file, then by position in it.
     diagnostics.sort_by_key(|diagnostic| {
         diagnostic
@@ -57,34 +65,91 @@ pub fn load(argument: &str) -> Loaded {
     }
 }
 
-/// Checks a merged tree against the schema and the rules beyond it.
-///
-/// Values that break the schema are pruned before the typed checks run, so those checks still
-/// report problems in the rest of the profile.
-fn check_tree(
-    tree: &Node,
-    name: &str,
-    mut incomplete: bool,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Spec> {
-    let role = role_of(tree);
-    let (schema_diagnostics, invalid_paths) = schema_check::check(tree, role);
-    check::report_datetimes(tree, diagnostics);
-    let mut instance = tree.to_json();
-    if !schema_diagnostics.is_empty() {
-        incomplete = true;
-        diagnostics.extend(schema_diagnostics);
-        for path in invalid_paths.iter().rev() {
-            prune(&mut instance, path);
-        }
+/// Names the profile in the config file's header, independently of the current directory.
+fn label(sources: &SourceMap, top: tree::FileId) -> String {
+    let file = sources.get(top);
+    match &file.path {
+        Some(path) => fs_err::canonicalize(path).map_or_else(
+            |_| path.display().to_string(),
+            |real| real.display().to_string(),
+        ),
+        None => format!(
+            "stock profile {}",
+            file.name
+                .trim_start_matches("stock/")
+                .trim_end_matches(".toml")
+        ),
     }
-    let profile = serde_json::from_value(instance).ok()?;
-    let mut checker = check::Checker {
-        tree,
-        diagnostics,
-        incomplete,
+}
+
+/// The most problems reported for one profile; a file that is not a profile at all would
+/// otherwise print thousands of lines.
+const MAX_PROBLEMS: usize = 200;
+
+/// A merged tree about to be checked.
+struct Checked<'a> {
+    tree: &'a Node,
+    top: tree::FileId,
+    /// True when an `extends` could not be followed.
+    incomplete: bool,
+}
+
+impl Checked<'_> {
+    /// Checks the tree against the schema and the rules beyond it.
+    ///
+    /// Values that break the schema are pruned before the typed checks run, so those checks
+    /// still report problems in the rest of the profile.
+    fn run(&self, name: &str, label: String, diagnostics: &mut Vec<Diagnostic>) -> Option<Spec> {
+        let role = role_of(self.tree);
+        let (mut schema_diagnostics, invalid_paths) = schema_check::check(self.tree, role);
+        check::report_datetimes(self.tree, diagnostics);
+        let mut instance = self.tree.to_json();
+        let mut incomplete = self.incomplete;
+        if !schema_diagnostics.is_empty() {
+            incomplete = true;
+            if schema_diagnostics.len() > MAX_PROBLEMS {
+                let more = schema_diagnostics.len() - MAX_PROBLEMS;
+                schema_diagnostics.truncate(MAX_PROBLEMS);
+                schema_diagnostics.push(Diagnostic::error(
+                    None,
+                    format!("{more} more problems are not shown"),
+                ));
+            }
+            diagnostics.extend(schema_diagnostics);
+            for path in &invalid_paths {
+                prune(&mut instance, path);
+            }
+        }
+        let mounts = take_mounts(&mut instance);
+        let profile = serde_json::from_value(instance).ok()?;
+        let mut checker = check::Checker {
+            tree: self.tree,
+            diagnostics,
+            incomplete,
+            top: self.top,
+        };
+        checker.build(name, label, profile, mounts)
+    }
+}
+
+/// Takes the `[[mount]]` entries out of the document, each with its position, leaving out
+/// those the schema rejected.
+fn take_mounts(instance: &mut Value) -> Vec<(usize, model::MountToml)> {
+    let Some(Value::Array(items)) = instance
+        .as_object_mut()
+        .and_then(|object| object.swap_remove("mount"))
+    else {
+        return Vec::new();
     };
-    checker.build(name, profile)
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            serde_json::from_value(item)
+                .ok()
+                .map(|mount| (index, mount))
+        })
+        .collect()
 }
 
 /// Reads `k3s.role` from the tree, defaulting to server when it is absent or invalid.
@@ -99,15 +164,23 @@ fn role_of(tree: &Node) -> Role {
     }
 }
 
-/// Removes the value at `path` from a JSON document; a path into an array removes the whole
-/// array item, so a half-valid `[[mount]]` entry is dropped rather than left without a key.
+/// Removes the invalid value at `path` from a JSON document.
+///
+/// A `[[mount]]` entry with a problem becomes null, so the other entries keep their positions
+/// and their problems point at the right lines. A problem inside any other array removes the
+/// whole array, for the same reason.
 fn prune(instance: &mut Value, path: &[PathSegment]) {
-    let cut = path
+    let in_mounts =
+        matches!(path, [PathSegment::Key(key), PathSegment::Index(_), ..] if key == "mount");
+    let cut = match path
         .iter()
         .position(|segment| matches!(segment, PathSegment::Index(_)))
-        .map_or(path.len(), |index| index + 1);
-    let path = &path[..cut];
-    let Some((last, parents)) = path.split_last() else {
+    {
+        Some(index) if in_mounts => index + 1,
+        Some(index) => index,
+        None => path.len(),
+    };
+    let Some((last, parents)) = path[..cut].split_last() else {
         return;
     };
     let mut current = &mut *instance;
@@ -122,11 +195,13 @@ fn prune(instance: &mut Value, path: &[PathSegment]) {
         }
     }
     match (last, current) {
+        // The order of keys no longer matters once a problem was found, so the cheaper
+        // swap_remove keeps pruning linear in the number of problems.
         (PathSegment::Key(key), Value::Object(object)) => {
-            object.shift_remove(key);
+            object.swap_remove(key);
         }
         (PathSegment::Index(index), Value::Array(items)) if *index < items.len() => {
-            items.remove(*index);
+            items[*index] = Value::Null;
         }
         _ => {}
     }

@@ -10,7 +10,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::paths::LocationSegment;
 use serde_json::Value;
 
-use super::tree::{Node, PathSegment};
+use super::tree::{Node, NodeValue, PathSegment};
 use crate::diagnostic::Diagnostic;
 use crate::flags::{self, Role};
 use crate::schema;
@@ -31,6 +31,7 @@ pub fn check(tree: &Node, role: Role) -> (Vec<Diagnostic>, Vec<Vec<PathSegment>>
     let instance = tree.to_json();
     let mut diagnostics = Vec::new();
     let mut invalid = Vec::new();
+    let mut reported = std::collections::HashSet::new();
     for error in validator().iter_errors(&instance) {
         let path: Vec<PathSegment> = error
             .instance_path()
@@ -46,8 +47,11 @@ pub fn check(tree: &Node, role: Role) -> (Vec<Diagnostic>, Vec<Vec<PathSegment>>
                 child.push(PathSegment::Key(key.clone()));
                 invalid.push(child);
             }
-        } else {
+        } else if reported.insert(path.clone()) {
             invalid.push(path.clone());
+        } else {
+            // One value can break several keywords (`type` and `enum`); one message is enough.
+            continue;
         }
         diagnostics.extend(describe(
             tree,
@@ -109,10 +113,11 @@ fn describe(
             wrong_type(&name, node, &expected)
         }
         // The only `anyOf` in the schema is that of repeatable k3s flags.
-        ValidationErrorKind::AnyOf { .. } => {
-            wrong_type(&name, node, "a string or an array of strings")
-        }
+        ValidationErrorKind::AnyOf { .. } => repeatable_flag(&name, node),
         ValidationErrorKind::Enum { options } => invalid_choice(&name, node, options),
+        ValidationErrorKind::Pattern { .. } if node.as_str().is_none() => {
+            wrong_type(&name, node, "a string")
+        }
         ValidationErrorKind::Pattern { .. } => Diagnostic::error(
             origin,
             format!("invalid value {} for `{name}`", shown(node)),
@@ -165,17 +170,40 @@ fn unknown_key(table: &Node, path: &[PathSegment], key: &str, role: Role) -> Dia
 }
 
 fn wrong_type(name: &str, node: &Node, expected: &str) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error(
+    let diagnostic = Diagnostic::error(
         Some(node.origin.clone()),
         format!(
             "`{name}` must be {expected}, but this is {}",
             node.type_name()
         ),
     );
-    if expected.starts_with("a string") && node.type_name() != "a table" {
-        diagnostic = diagnostic.with_help("put the value in double quotes");
+    let scalar = !matches!(node.value, NodeValue::Array(_) | NodeValue::Table(_));
+    let help = match expected {
+        "a string" if scalar => "put the value in double quotes",
+        "a boolean" => "write true or false, without quotes",
+        "an integer" => "write a number without quotes",
+        _ => return diagnostic,
+    };
+    diagnostic.with_help(help)
+}
+
+/// Reports a repeatable flag whose value is neither a string nor an array of strings, pointing
+/// at the first item that is not a string when it is an array.
+fn repeatable_flag(name: &str, node: &Node) -> Diagnostic {
+    if let NodeValue::Array(items) = &node.value
+        && let Some(item) = items.iter().find(|item| item.as_str().is_none())
+    {
+        return Diagnostic::error(
+            Some(item.origin.clone()),
+            format!(
+                "the items of `{name}` must be strings, but this is {}",
+                item.type_name()
+            ),
+        )
+        .with_help("put each item in double quotes");
     }
-    diagnostic
+    wrong_type(name, node, "a string or an array of strings")
+        .with_help("write one string, or an array of strings such as [\"a\", \"b\"]")
 }
 
 fn invalid_choice(name: &str, node: &Node, options: &Value) -> Diagnostic {

@@ -14,8 +14,11 @@ pub const DEFAULT_MIRROR: &str = "https://github.com";
 /// A profile after merging and checking, ready to be planned.
 #[derive(Clone, Debug)]
 pub struct Spec {
-    /// The profile as the user named it, for messages and the config file's header.
+    /// The profile as the user named it, for messages.
     pub name: String,
+    /// The profile as the config file's header names it: the real path of the file, or
+    /// `stock profile NAME`, the same however the user typed it.
+    pub label: String,
     pub kind: Kind,
     pub description: Option<String>,
     pub k3s: K3sSpec,

@@ -47,7 +47,7 @@ pub struct Entry {
 }
 
 /// One step of a path into the tree: a key of a table or an index of an array.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PathSegment {
     Key(String),
     Index(usize),

@@ -70,7 +70,7 @@ pub fn config_file(spec: &Spec) -> Result<String, RenderError> {
         })
         .collect();
     let data = TemplateData {
-        profile: yaml::quote(&spec.name),
+        profile: yaml::quote(&spec.label),
         entries,
     };
     registry()

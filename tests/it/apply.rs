@@ -163,7 +163,14 @@ fn cold_apply_installs_everything() {
 
     // Both artifacts are kept in the cache under their digests.
     for digest in [&release.k3s_sha256, &release.cni_sha256] {
-        assert!(setup.cache.path().join(format!("sha256-{digest}")).is_file(), "{digest}");
+        assert!(
+            setup
+                .cache
+                .path()
+                .join(format!("sha256-{digest}"))
+                .is_file(),
+            "{digest}"
+        );
     }
 
     // The binary and the tarball were fetched from the second listener, after a redirect.

@@ -14,3 +14,4 @@ mod schema;
 mod support;
 mod tarball;
 mod validate;
+mod validate_rules;

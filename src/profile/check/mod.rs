@@ -3,14 +3,13 @@
 //! profile into part of the [`Spec`] and reports problems at the key that caused them.
 
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, PathBuf};
 
 use url::Url;
 
-use super::model::{MountToml, MountType, ProfileToml};
-use super::mount_options::{self, MountOptions};
+use super::model::{MountToml, ProfileToml};
 use super::spec::{
-    CniSpec, ConfigEntry, ConfigValue, DEFAULT_MIRROR, DownloadSpec, K3sSpec, MountSpec, Spec,
+    CniSpec, ConfigEntry, ConfigValue, DEFAULT_MIRROR, DownloadSpec, K3sSpec, Spec,
     known_cni_plugins,
 };
 use super::tree::{Node, NodeValue, Origin, PathSegment};
@@ -20,13 +19,20 @@ use crate::flags::{self, Role};
 /// Marks a check that failed after reporting its problem.
 struct Reported;
 
-/// Keys that hold secrets in a k3s config file.
+mod mounts;
+mod targets;
+
+/// Keys that hold secrets in a k3s config file. `cluster-secret` is the old name of `token`,
+/// which may still be found in files on disk.
 pub const SECRET_KEYS: &[&str] = &[
     "token",
     "agent-token",
     "datastore-endpoint",
     "etcd-s3-access-key",
     "etcd-s3-secret-key",
+    "etcd-s3-session-token",
+    "vpn-auth",
+    "cluster-secret",
 ];
 
 /// Context of one check run: the merged tree for locating problems, and where they go.
@@ -35,6 +41,8 @@ pub struct Checker<'a> {
     pub diagnostics: &'a mut Vec<Diagnostic>,
     /// True when an `extends` failed, so missing keys may be the parent's and are not reported.
     pub incomplete: bool,
+    /// The file the user named; keys from other files were inherited.
+    pub top: super::tree::FileId,
 }
 
 impl Checker<'_> {
@@ -63,7 +71,16 @@ impl Checker<'_> {
     }
 
     /// Converts `profile` into a spec, reporting every problem; `None` if any was an error.
-    pub fn build(&mut self, name: &str, profile: ProfileToml) -> Option<Spec> {
+    ///
+    /// `mount` holds the `[[mount]]` entries that passed the schema, with their positions in
+    /// the profile, so problems point at the right entry.
+    pub fn build(
+        &mut self,
+        name: &str,
+        label: String,
+        profile: ProfileToml,
+        mount: Vec<(usize, MountToml)>,
+    ) -> Option<Spec> {
         let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
         let kind = profile.kind;
         if kind.is_none() && !self.incomplete {
@@ -78,15 +95,20 @@ impl Checker<'_> {
             profile.config.unwrap_or_default(),
             k3s.as_ref().map_or(Role::Server, |k3s| k3s.role),
         );
-        let mounts = self.mounts(profile.mount.unwrap_or_default());
+        let mounts = self.mounts(mount);
         let download = self.download(profile.download.unwrap_or_default());
+        if let Some(k3s) = &k3s {
+            self.check_targets(k3s, cni.as_ref(), &mounts);
+        }
 
         let errors_after = self.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors_after > errors_before {
             return None;
         }
+        let mounts = mounts.into_iter().map(|(_, mount)| mount).collect();
         Some(Spec {
             name: name.to_string(),
+            label,
             kind: kind?,
             description: profile.description,
             k3s: k3s?,
@@ -108,7 +130,7 @@ impl Checker<'_> {
             None
         });
         let bin_dir = self.absolute_path(&["k3s", "bin_dir"], k3s.bin_dir, "/usr/local/bin");
-        let config_file = self.absolute_path(
+        let config_file = self.file_path(
             &["k3s", "config_file"],
             k3s.config_file,
             "/etc/rancher/k3s/config.yaml",
@@ -147,6 +169,13 @@ impl Checker<'_> {
         let bin_dir = self.absolute_path(&["cni", "bin_dir"], cni.bin_dir, "/opt/cni/bin");
         let known = known_cni_plugins(&version);
         let plugins = match (cni.plugins, known) {
+            (Some(plugins), _) if plugins.is_empty() => {
+                self.error(
+                    Diagnostic::error(self.origin(&["cni", "plugins"]), "`cni.plugins` lists no plugin")
+                        .with_help("list the plugins to install, or remove `plugins` to install every plugin of the release, or remove [cni]"),
+                );
+                return None;
+            }
             (Some(plugins), _) => plugins,
             (None, Some(known)) => known.iter().map(|name| (*name).to_string()).collect(),
             (None, None) => {
@@ -193,10 +222,10 @@ impl Checker<'_> {
                 let mut at = keys(path);
                 at.push(PathSegment::Index(index));
                 let origin = self.origin_at(&at);
-                self.error(Diagnostic::error(
-                    origin,
-                    format!("{what} `{name}` is listed twice"),
-                ));
+                self.error(
+                    Diagnostic::error(origin, format!("{what} `{name}` is listed twice"))
+                        .with_help("remove one of them"),
+                );
             }
         }
     }
@@ -210,13 +239,27 @@ impl Checker<'_> {
         for (name, value) in config {
             let path = [key("config"), key(&name)];
             let Some(flag) = flags::find(role, &name) else {
-                self.error(wrong_role(&name, role, self.key_origin(&path)));
+                let origin = self.key_origin(&path);
+                let inherited = origin
+                    .as_ref()
+                    .is_some_and(|origin| origin.file != self.top);
+                self.diagnostics
+                    .push(wrong_role(&name, role, origin, inherited));
                 continue;
             };
-            if SECRET_KEYS.contains(&name.as_str()) && name.ends_with("token") {
-                self.diagnostics.push(
-                    Diagnostic::warning(self.origin_at(&path), format!("`{name}` holds a secret in the profile"))
-                        .with_help(format!("profiles are often kept in public repositories; put the secret in a file and set `{name}-file` to its path")),
+            if SECRET_KEYS.contains(&name.as_str()) {
+                self.diagnostics
+                    .push(secret_warning(&name, self.origin_at(&path)));
+            }
+            if contains_nul(&value) {
+                self.error(
+                    Diagnostic::error(
+                        self.origin_at(&path),
+                        format!("the value of `{name}` contains a NUL character"),
+                    )
+                    .with_help(
+                        "k3s reads its flags as C strings, which end at NUL; remove the character",
+                    ),
                 );
             }
             entries.push(ConfigEntry {
@@ -225,103 +268,6 @@ impl Checker<'_> {
             });
         }
         entries
-    }
-
-    fn mounts(&mut self, mounts: Vec<MountToml>) -> Vec<MountSpec> {
-        let mut seen = HashSet::new();
-        let mut specs = Vec::new();
-        for (index, mount) in mounts.into_iter().enumerate() {
-            let at = |field: &str| vec![key("mount"), PathSegment::Index(index), key(field)];
-            let path = self.absolute_path_at(&at("path"), Some(mount.path), "");
-            if let Some(path) = &path {
-                if path == Path::new("/") {
-                    self.error(Diagnostic::error(
-                        self.origin_at(&at("path")),
-                        "cannot mount over `/`",
-                    ));
-                } else if !seen.insert(path.clone()) {
-                    self.error(Diagnostic::error(
-                        self.origin_at(&at("path")),
-                        format!("`{}` is mounted twice", path.display()),
-                    ));
-                }
-            }
-            let source = self
-                .mount_source(mount.source.as_ref(), mount.mount_type, index)
-                .ok();
-            let options = self.mount_options(&mount.options, mount.mount_type, index);
-            if let (Some(path), Some(source), Some(options)) = (path, source, options) {
-                specs.push(MountSpec {
-                    path,
-                    mount_type: mount.mount_type,
-                    source,
-                    options,
-                    only_if_missing: mount.only_if_missing,
-                });
-            }
-        }
-        specs
-    }
-
-    /// Checks the source of mount `index`: required for bind, forbidden for tmpfs.
-    fn mount_source(
-        &mut self,
-        source: Option<&String>,
-        mount_type: MountType,
-        index: usize,
-    ) -> Result<Option<PathBuf>, Reported> {
-        let at = vec![key("mount"), PathSegment::Index(index), key("source")];
-        match (mount_type, source) {
-            (MountType::Bind, None) => {
-                let origin = self.origin_at(&at[..2]);
-                self.error(
-                    Diagnostic::error(origin, "a bind mount needs `source`").with_help(
-                        "set `source` to the absolute path to bind, such as \"/dev/null\"",
-                    ),
-                );
-                Err(Reported)
-            }
-            (MountType::Bind, Some(source)) => self
-                .absolute_path_at(&at, Some(source.clone()), "")
-                .map(Some)
-                .ok_or(Reported),
-            (MountType::Tmpfs, Some(_)) => {
-                let origin = self.key_origin(&at);
-                self.error(
-                    Diagnostic::error(origin, "a tmpfs mount takes no `source`")
-                        .with_help("remove `source`, or set `type = \"bind\"`"),
-                );
-                Err(Reported)
-            }
-            (MountType::Tmpfs, None) => Ok(None),
-        }
-    }
-
-    fn mount_options(
-        &mut self,
-        list: &[String],
-        mount_type: MountType,
-        index: usize,
-    ) -> Option<MountOptions> {
-        let mut options = MountOptions::default();
-        let mut valid = true;
-        for (position, option) in list.iter().enumerate() {
-            if let Err(problem) = mount_options::add_option(&mut options, option, mount_type) {
-                let origin = self.origin_at(&[
-                    key("mount"),
-                    PathSegment::Index(index),
-                    key("options"),
-                    PathSegment::Index(position),
-                ]);
-                let mut diagnostic = Diagnostic::error(origin, problem.message);
-                if let Some(close) = problem.suggestion {
-                    diagnostic = diagnostic.with_label(format!("did you mean `{close}`?"));
-                }
-                self.error(diagnostic);
-                valid = false;
-            }
-        }
-        valid.then_some(options)
     }
 
     fn download(&mut self, download: super::model::DownloadToml) -> Option<DownloadSpec> {
@@ -351,6 +297,27 @@ impl Checker<'_> {
             cache_dir: cache_dir.map(Option::unwrap_or_default),
             ca_file: ca_file.map(Option::unwrap_or_default),
         })
+    }
+
+    /// Checks a path that must name a file, so it cannot be `/`.
+    fn file_path(
+        &mut self,
+        path: &[&str],
+        value: Option<String>,
+        default: &str,
+    ) -> Option<PathBuf> {
+        let checked = self.absolute_path(path, value, default)?;
+        if checked.file_name().is_some() {
+            return Some(checked);
+        }
+        self.error(
+            Diagnostic::error(
+                self.origin(path),
+                format!("`{}` must name a file, not `/`", path.join(".")),
+            )
+            .with_help("use a file path such as \"/etc/rancher/k3s/config.yaml\""),
+        );
+        None
     }
 
     fn absolute_path(
@@ -384,13 +351,14 @@ impl Checker<'_> {
             None
         };
         match problem {
-            None => Some(candidate),
+            // Rebuilding from components drops `.` parts, repeated and trailing slashes.
+            None => Some(candidate.components().collect()),
             Some(problem) => {
                 let name = super::schema_check::dotted(path);
-                self.error(Diagnostic::error(
-                    self.origin_at(path),
-                    format!("`{name}` {problem}: {text:?}"),
-                ));
+                self.error(
+                    Diagnostic::error(self.origin_at(path), format!("`{name}` {problem}: {text:?}"))
+                        .with_help("write an absolute path from `/`, without `..`; with --root, k3sprov places it under the root"),
+                );
                 None
             }
         }
@@ -435,8 +403,45 @@ pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Reports a `[config]` key that is a flag of the other role.
-fn wrong_role(name: &str, role: Role, origin: Option<Origin>) -> Diagnostic {
+/// Warns about a secret written into the profile itself.
+fn secret_warning(name: &str, origin: Option<Origin>) -> Diagnostic {
+    let file_key = format!("{name}-file");
+    let help = if flags::find_any(&file_key).is_some() {
+        format!(
+            "profiles are often kept in public repositories; put the secret in a file and set `{file_key}` to its path"
+        )
+    } else {
+        "profiles are often kept in public repositories; keep this one private".to_string()
+    };
+    Diagnostic::warning(origin, format!("`{name}` holds a secret in the profile")).with_help(help)
+}
+
+fn contains_nul(value: &super::model::ConfigValue) -> bool {
+    use super::model::ConfigValue as Raw;
+    match value {
+        Raw::String(text) => text.contains('\0'),
+        Raw::List(items) => items.iter().any(|item| item.contains('\0')),
+        Raw::Bool(_) | Raw::Int(_) => false,
+    }
+}
+
+/// Reports a `[config]` key that is a flag of the other role. One inherited from a parent
+/// profile is left out with a warning, because the child cannot remove it; one written in the
+/// profile itself is an error.
+fn wrong_role(name: &str, role: Role, origin: Option<Origin>, inherited: bool) -> Diagnostic {
+    if inherited {
+        let other = match role {
+            Role::Agent => "server",
+            Role::Server => "agent",
+        };
+        return Diagnostic::warning(
+            origin,
+            format!(
+                "leaving out `{name}`, inherited from a parent profile: it is a k3s {other} flag, and this profile's role is {}",
+                role.as_str()
+            ),
+        );
+    }
     match role {
         Role::Agent => Diagnostic::error(
             origin,
