@@ -71,6 +71,8 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// What to do about it.
     pub help: Option<String>,
+    /// True when the source line must not be quoted, because it holds a secret.
+    pub hide_source: bool,
 }
 
 impl Diagnostic {
@@ -81,6 +83,7 @@ impl Diagnostic {
             message: message.into(),
             label: None,
             help: None,
+            hide_source: false,
         }
     }
 
@@ -94,6 +97,13 @@ impl Diagnostic {
     #[must_use]
     pub fn with_origin(mut self, origin: Origin) -> Self {
         self.origin = Some(origin);
+        self
+    }
+
+    /// Leaves the source line out of the rendering, for lines that hold a secret.
+    #[must_use]
+    pub fn with_hidden_source(mut self) -> Self {
+        self.hide_source = true;
         self
     }
 
@@ -135,6 +145,11 @@ impl Diagnostic {
             "{}:{line}:{column}: {severity}: {}",
             file.name, self.message
         );
+        if self.hide_source {
+            self.render_help(&mut output);
+            output.push('\n');
+            return output;
+        }
         let span = caret_span(&file.text, &origin.span);
         let annotation = AnnotationKind::Primary
             .span(span)

@@ -9,7 +9,19 @@ use clap::Parser as _;
 use k3sprov::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit with 1, not clap's 2, which `plan --detailed-exitcode` uses for
+    // "changes pending".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("K3SPROV_LOG")
@@ -20,6 +32,10 @@ fn main() -> ExitCode {
 
     match cli::run(cli) {
         Ok(code) => code,
+        // A reader such as `head` that closes the pipe early is not a failure of k3sprov.
+        Err(cli::Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             report(&error);
             ExitCode::FAILURE

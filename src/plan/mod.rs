@@ -64,6 +64,9 @@ pub struct Totals {
 pub struct Plan {
     /// The profile as the user named it.
     pub profile: String,
+    /// The profile's `description`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The directory every absolute target path is placed under.
     pub root: PathBuf,
     pub arch: Arch,
@@ -141,7 +144,7 @@ pub enum PlanError {
     #[error("cannot read the mount table")]
     Mounts(#[source] std::io::Error),
     #[error(transparent)]
-    Step(#[from] StepError),
+    Steps(#[from] steps::StepErrors),
 }
 
 /// Inspects the machine and builds the plan for `spec`.
@@ -150,6 +153,12 @@ pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
         path: options.root.clone(),
         source,
     })?;
+    if !root.is_dir() {
+        return Err(PlanError::Root {
+            path: options.root.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        });
+    }
     let context = Context {
         arch: Arch::resolve(spec.download.arch)?,
         mirror: options
@@ -172,9 +181,13 @@ pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
     }
     Ok(Plan {
         profile: spec.name.clone(),
+        description: spec.description.clone(),
         root: context.root,
         arch: context.arch,
-        mirror: context.mirror.to_string(),
+        mirror: crate::fetch::redact::DisplayUrl::new(&context.mirror)
+            .to_string()
+            .trim_end_matches('/')
+            .to_string(),
         steps,
         totals,
     })

@@ -24,12 +24,16 @@ pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Plan for {} ({}, root {}, releases from {})\n",
-        plan.profile,
+        "Plan for {} ({}, root {}, releases from {})",
+        crate::profile::source::printable(&plan.profile),
         plan.arch.as_str(),
         plan.root.display(),
-        plan.mirror.trim_end_matches('/'),
+        plan.mirror,
     );
+    if let Some(description) = &plan.description {
+        let _ = writeln!(out, "{}", crate::profile::source::printable(description));
+    }
+    out.push('\n');
     let width = plan
         .steps
         .iter()

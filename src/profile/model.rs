@@ -51,7 +51,9 @@ pub enum Kind {
 #[serde(deny_unknown_fields)]
 pub struct K3sToml {
     /// An exact k3s release tag.
-    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?\+k3s[0-9]+$"))]
+    #[schemars(regex(
+        pattern = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.]+)?\+k3s[1-9][0-9]*$"
+    ))]
     #[schemars(extend("examples" = ["v1.33.5+k3s1"]))]
     pub version: Option<String>,
     /// The k3s subcommand the config file is for; `[config]` keys are checked against its flags.
@@ -76,7 +78,9 @@ pub struct K3sToml {
 #[serde(deny_unknown_fields)]
 pub struct CniToml {
     /// An exact containernetworking/plugins release tag.
-    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$"))]
+    #[schemars(regex(
+        pattern = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.]+)?$"
+    ))]
     #[schemars(extend("examples" = ["v1.6.2"]))]
     pub version: Option<String>,
     /// The directory that receives the plugins as real files.

@@ -1,5 +1,6 @@
 //! Reading a profile and everything it `extends` into one merged tree.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
@@ -104,7 +105,7 @@ fn load_chain(
     via: Option<&Origin>,
     state: &mut ChainState<'_>,
 ) -> Option<Node> {
-    let (identity, file) = match read_reference(reference, via) {
+    let (identity, file, invalid_utf8) = match read_reference(reference, via) {
         Ok(found) => found,
         Err(diagnostic) => {
             state.diagnostics.push(diagnostic);
@@ -135,24 +136,57 @@ fn load_chain(
     if state.top.is_none() {
         *state.top = Some(id);
     }
-    let node = parse_file(id, state)?;
+    let node = parse_file(id, invalid_utf8, state)?;
     state.chain.push((identity, name));
     let merged = merge_parent(node, id, state);
     state.chain.pop();
     Some(merged)
 }
 
-fn parse_file(id: FileId, state: &mut ChainState<'_>) -> Option<Node> {
+/// The most syntax errors reported for one file; a file that is not TOML at all has one per
+/// line, and quoting all of them helps nobody.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
+fn parse_file(id: FileId, invalid_utf8: Option<usize>, state: &mut ChainState<'_>) -> Option<Node> {
+    if let Some(offset) = invalid_utf8 {
+        state.diagnostics.push(
+            Diagnostic::error(
+                Some(Origin {
+                    file: id,
+                    span: offset..offset + 1,
+                }),
+                "the file is not valid UTF-8 text",
+            )
+            .with_help("TOML files are UTF-8; save the profile as UTF-8"),
+        );
+        *state.incomplete = true;
+        return None;
+    }
     let text = &state.sources.get(id).text;
     let (table, errors) = DeTable::parse_recoverable(text);
     if errors.is_empty() {
         return Some(Node::from_toml(&table, id));
     }
-    for error in errors {
+    let count = errors.len();
+    for error in errors.into_iter().take(MAX_SYNTAX_ERRORS) {
         let origin = error.span().map(|span| Origin { file: id, span });
+        let message = error.message().trim_end();
+        let mut diagnostic = Diagnostic::error(origin, format!("invalid TOML: {message}"));
+        if message.contains("leading zero") {
+            diagnostic = diagnostic.with_help("TOML numbers have no leading zeros; write a mode such as 0644 as the string \"0644\"");
+        }
+        state.diagnostics.push(diagnostic);
+    }
+    if count > MAX_SYNTAX_ERRORS {
         state.diagnostics.push(Diagnostic::error(
-            origin,
-            format!("invalid TOML: {}", error.message().trim_end()),
+            Some(Origin {
+                file: id,
+                span: 0..0,
+            }),
+            format!(
+                "{} more syntax errors are not shown; is this a TOML profile?",
+                count - MAX_SYNTAX_ERRORS
+            ),
         ));
     }
     *state.incomplete = true;
@@ -203,6 +237,16 @@ fn resolve_extends(value: &str, id: FileId, sources: &SourceMap) -> Result<Refer
             ))
         });
     }
+    if !Path::new(value)
+        .extension()
+        .is_some_and(|extension| extension == "toml")
+    {
+        return Err(
+            Diagnostic::error(None, format!("`{value}` is not a .toml file")).with_help(
+                "`extends` takes the name of a stock profile or the path of a .toml profile file",
+            ),
+        );
+    }
     let Some(base) = &sources.get(id).path else {
         return Err(Diagnostic::error(
             None,
@@ -213,11 +257,56 @@ fn resolve_extends(value: &str, id: FileId, sources: &SourceMap) -> Result<Refer
     Ok(Reference::Path(directory.join(value)))
 }
 
+/// The largest profile file read. The stock profiles are about 2 KiB; the limit keeps a path
+/// such as `/dev/zero` from using up memory.
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+/// Reads a profile file after checking that it is a regular file of reasonable size. Devices
+/// and FIFOs are rejected before they are opened, since opening a FIFO blocks.
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let shown = printable(&path.display().to_string());
+    let metadata = std::fs::metadata(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => format!("profile file `{shown}` not found"),
+        _ => format!("cannot read profile file `{shown}`: {error}"),
+    })?;
+    if !metadata.is_file() {
+        return Err(format!("profile `{shown}` is not a regular file"));
+    }
+    if metadata.len() > MAX_PROFILE_BYTES {
+        return Err(format!(
+            "profile file `{shown}` has {} bytes, more than the 1 MiB a profile may have",
+            metadata.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)
+        .and_then(|file| file.take(MAX_PROFILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|error| format!("cannot read profile file `{shown}`: {error}"))?;
+    Ok(bytes)
+}
+
+/// Escapes control characters in a name read from the command line or a file, so it cannot
+/// move the cursor or recolour the terminal when printed.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|character| {
+            let escaped: Vec<char> = if character.is_control() {
+                character.escape_default().collect()
+            } else {
+                vec![character]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// Reads the text behind a reference, and returns an identity for cycle detection with it.
+///
+/// The third element is the offset of the first byte that is not UTF-8, if any.
 fn read_reference(
     reference: &Reference,
     via: Option<&Origin>,
-) -> Result<(String, SourceFile), Diagnostic> {
+) -> Result<(String, SourceFile, Option<usize>), Diagnostic> {
     match reference {
         Reference::Stock(profile) => Ok((
             format!("stock:{}", profile.name),
@@ -226,28 +315,28 @@ fn read_reference(
                 path: None,
                 text: profile.text.to_string(),
             },
+            None,
         )),
         Reference::Path(path) => {
-            let text = fs_err::read_to_string(path).map_err(|error| {
-                let message = match error.kind() {
-                    std::io::ErrorKind::NotFound => {
-                        format!("profile file `{}` not found", path.display())
-                    }
-                    _ => format!("cannot read profile file: {error}"),
-                };
+            let bytes = read_limited(path).map_err(|message| {
                 Diagnostic::error(via.cloned(), message)
+                    .with_help("give the path of a TOML profile file")
             })?;
             let identity = fs_err::canonicalize(path).map_or_else(
                 |_| path.display().to_string(),
                 |real| real.display().to_string(),
             );
+            let invalid_utf8 = std::str::from_utf8(&bytes)
+                .err()
+                .map(|error| error.valid_up_to());
             Ok((
                 identity,
                 SourceFile {
-                    name: path.display().to_string(),
+                    name: printable(&path.display().to_string()),
                     path: Some(path.clone()),
-                    text,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
                 },
+                invalid_utf8,
             ))
         }
     }

@@ -3,6 +3,8 @@
 
 pub mod yaml;
 
+use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use handlebars::Handlebars;
@@ -78,28 +80,86 @@ pub fn config_file(spec: &Spec) -> Result<String, RenderError> {
         .map_err(|error| RenderError(Box::new(error)))
 }
 
-/// Replaces the values of secret keys (`token` and the like) in YAML text with `<redacted>`.
+/// Replaces the values of secret keys (`token` and the like) in YAML text with `<redacted>`,
+/// and the password of any URL with credentials with `****`.
 ///
 /// Works line by line on top-level keys, and also hides the indented lines that continue a
-/// secret's value, so a block scalar on disk does not leak either.
-pub fn redact(text: &str) -> String {
+/// secret's value, so a block scalar on disk does not leak either. Keys in `changed` are
+/// marked `<redacted, changed>`, so a diff still shows that a secret changed.
+pub fn redact(text: &str, changed: &HashSet<String>) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut in_secret = false;
-    for line in text.split_inclusive('\n') {
-        let continues = line.starts_with([' ', '\t']) || line.starts_with("- ");
-        if in_secret && continues {
-            continue;
-        }
-        in_secret = false;
-        if let Some(key) = secret_key(line) {
-            out.push_str(key);
-            out.push_str(": <redacted>\n");
-            in_secret = true;
-        } else {
-            out.push_str(line);
+    for (key, block) in split_top_level(text) {
+        match key {
+            Some(key) if changed.contains(key) => {
+                let _ = writeln!(out, "{key}: <redacted, changed>");
+            }
+            Some(key) => {
+                let _ = writeln!(out, "{key}: <redacted>");
+            }
+            None => out.push_str(&mask_passwords(block)),
         }
     }
     out
+}
+
+/// Splits YAML text into top-level entries: each secret key with the lines that continue its
+/// value, and runs of other lines (with `None`).
+fn split_top_level(text: &str) -> Vec<(Option<&str>, &str)> {
+    let mut parts: Vec<(Option<&str>, &str)> = Vec::new();
+    let mut start = 0;
+    let mut current: Option<&str> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let continues = line.starts_with([' ', '\t']) || line.starts_with("- ");
+        let key = secret_key(line);
+        let boundary = key.is_some() || (current.is_some() && !continues);
+        if boundary && offset > start {
+            parts.push((current, &text[start..offset]));
+            start = offset;
+        }
+        if boundary {
+            current = key;
+        }
+        offset += line.len();
+    }
+    if offset > start {
+        parts.push((current, &text[start..offset]));
+    }
+    parts
+}
+
+/// Returns the secret keys whose values differ between `old` and `new`, including secrets
+/// that only one of them has.
+fn changed_secrets(old: &str, new: &str) -> HashSet<String> {
+    let secrets = |text| -> Vec<(String, String)> {
+        split_top_level(text)
+            .into_iter()
+            .filter_map(|(key, block)| key.map(|key| (key.to_string(), block.to_string())))
+            .collect()
+    };
+    let (old, new) = (secrets(old), secrets(new));
+    let mut changed = HashSet::new();
+    for (key, block) in old.iter().chain(&new) {
+        let in_old = old
+            .iter()
+            .any(|(other, value)| other == key && value == block);
+        let in_new = new
+            .iter()
+            .any(|(other, value)| other == key && value == block);
+        if !(in_old && in_new) {
+            changed.insert(key.clone());
+        }
+    }
+    changed
+}
+
+/// Hides the password of URLs such as `http://user:password@host`.
+fn mask_passwords(text: &str) -> std::borrow::Cow<'_, str> {
+    static CREDENTIALS: OnceLock<regex::Regex> = OnceLock::new();
+    let pattern = CREDENTIALS.get_or_init(|| {
+        regex::Regex::new(r#"(://[^/\s:@"']*):[^@/\s"']*@"#).expect("the pattern is valid")
+    });
+    pattern.replace_all(text, "$1:****@")
 }
 
 fn secret_key(line: &str) -> Option<&str> {
@@ -112,8 +172,11 @@ fn secret_key(line: &str) -> Option<&str> {
 /// Returns a unified diff from `old` to `new` with secrets redacted in both, labelled with
 /// `path`; `old` is `None` when the file does not exist yet.
 pub fn diff(path: &str, old: Option<&str>, new: &str) -> String {
-    let old_text = old.map(redact).unwrap_or_default();
-    let new_text = redact(new);
+    let changed = changed_secrets(old.unwrap_or_default(), new);
+    let old_text = old
+        .map(|text| redact(text, &HashSet::new()))
+        .unwrap_or_default();
+    let new_text = redact(new, &changed);
     let old_label = if old.is_some() { path } else { "/dev/null" };
     similar::TextDiff::from_lines(&old_text, &new_text)
         .unified_diff()
@@ -129,12 +192,33 @@ mod tests {
     #[test]
     fn redact_hides_secret_values() {
         let text = "token: \"s3cret\"\nsnapshotter: \"native\"\ndatastore-endpoint: |\n  postgres://u:p@h\nnode-name: \"a\"\n";
-        let redacted = redact(text);
+        let redacted = redact(text, &HashSet::new());
         assert!(!redacted.contains("s3cret"), "{redacted}");
         assert!(!redacted.contains("u:p@h"), "{redacted}");
         assert!(redacted.contains("token: <redacted>\n"));
         assert!(redacted.contains("snapshotter: \"native\"\n"));
         assert!(redacted.contains("node-name: \"a\"\n"));
+    }
+
+    #[test]
+    fn changed_secret_shows_in_diff() {
+        let text = diff(
+            "/c.yaml",
+            Some("token: \"old\"\na: 1\n"),
+            "token: \"new\"\na: 1\n",
+        );
+        assert!(text.contains("-token: <redacted>\n"), "{text}");
+        assert!(text.contains("+token: <redacted, changed>\n"), "{text}");
+        assert!(!text.contains("old") && !text.contains("new\""), "{text}");
+    }
+
+    #[test]
+    fn url_passwords_are_masked() {
+        let text = redact(
+            "etcd-s3-proxy: \"http://user:pw@127.0.0.1:3128\"\n",
+            &HashSet::new(),
+        );
+        assert_eq!(text, "etcd-s3-proxy: \"http://user:****@127.0.0.1:3128\"\n");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
+use crate::fetch::redact::DisplayUrl;
 use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
@@ -52,10 +53,14 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
     let shown = work.path.display().to_string();
     let version = &k3s.version;
     let origin = match &work.pinned {
-        Some(digest) => format!("{} (pinned sha256 {})", work.url, &digest[..12]),
+        Some(digest) => format!(
+            "{} (pinned sha256 {})",
+            DisplayUrl::new(&work.url),
+            &digest[..12]
+        ),
         None => format!(
             "{}, verified against {}",
-            work.url,
+            DisplayUrl::new(&work.url),
             release::k3s_checksum_asset(context.arch)
         ),
     };

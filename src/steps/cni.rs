@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
+use crate::fetch::redact::DisplayUrl;
 use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::CniSpec;
@@ -60,7 +61,7 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
     };
     let shown = work.path.display().to_string();
     let version = &cni.version;
-    let url = &work.tarball.url;
+    let url = DisplayUrl::new(&work.tarball.url);
 
     let mut chmod_only = false;
     let (action, summary) = match inspect(&work.target)? {

@@ -14,13 +14,16 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
     let shown = shown_path.display().to_string();
     let target = context.target(shown_path);
     let wanted = render::config_file(spec)?;
-    let keys = spec.config.len();
+    let keys = match spec.config.len() {
+        1 => "1 key".to_string(),
+        count => format!("{count} keys"),
+    };
 
     let mut chmod_only = false;
     let (action, summary, old) = match inspect(&target)? {
         Found::Missing => (
             Action::Create,
-            format!("write {shown} with {keys} keys, mode 0600"),
+            format!("write {shown} with {keys}, mode 0600"),
             None,
         ),
         Found::File { mode, .. } => {
@@ -37,10 +40,10 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
                     Action::Update,
                     format!("set the mode of {shown} from {mode:04o} to 0600"),
                 ),
-                (false, true) => (Action::Update, format!("rewrite {shown} with {keys} keys")),
+                (false, true) => (Action::Update, format!("rewrite {shown} with {keys}")),
                 (false, false) => (
                     Action::Update,
-                    format!("rewrite {shown} with {keys} keys, mode 0600 (now {mode:04o})"),
+                    format!("rewrite {shown} with {keys}, mode 0600 (now {mode:04o})"),
                 ),
             };
             (action, summary, Some(current))

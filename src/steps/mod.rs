@@ -52,7 +52,9 @@ pub enum StepError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{path}` is {found}, where {step} needs {expected}")]
+    #[error(
+        "`{path}` is {found}, where {step} needs {expected}; move it away, or change the path in the profile"
+    )]
     Blocked {
         step: String,
         path: PathBuf,
@@ -63,22 +65,54 @@ pub enum StepError {
     Render(#[from] crate::render::RenderError),
 }
 
-/// Plans every step of `spec`, in order.
-pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepError> {
-    let mut steps = vec![binary::plan(spec, context)?];
+/// Several steps could not be planned; each is reported.
+#[derive(Debug)]
+pub struct StepErrors(pub Vec<StepError>);
+
+impl std::fmt::Display for StepErrors {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "{} of the steps cannot be planned:",
+            self.0.len()
+        )?;
+        for error in &self.0 {
+            write!(formatter, "\n  - {error}")?;
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                write!(formatter, ": {cause}")?;
+                source = cause.source();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StepErrors {}
+
+/// Plans every step of `spec`, in order, and reports every step that cannot be planned.
+pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepErrors> {
+    let mut results = vec![binary::plan(spec, context)];
     for name in &spec.k3s.symlinks {
-        steps.push(symlink::plan(spec, name, context)?);
+        results.push(symlink::plan(spec, name, context));
     }
     if let Some(cni) = &spec.cni {
         for plugin in &cni.plugins {
-            steps.push(cni::plan(cni, plugin, context)?);
+            results.push(cni::plan(cni, plugin, context));
         }
     }
-    steps.push(config_file::plan(spec, context)?);
+    results.push(config_file::plan(spec, context));
     for mount in &spec.mounts {
-        steps.push(mount::plan(mount, context)?);
+        results.push(mount::plan(mount, context));
     }
-    Ok(steps)
+    let (steps, errors): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    if errors.is_empty() {
+        Ok(steps.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(StepErrors(
+            errors.into_iter().filter_map(Result::err).collect(),
+        ))
+    }
 }
 
 /// What is found at a target path.

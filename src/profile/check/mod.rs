@@ -367,7 +367,21 @@ impl Checker<'_> {
 
 /// Parses a mirror URL and drops any trailing slash, so release paths can be appended.
 pub fn parse_mirror(text: &str) -> Result<Url, String> {
+    // The URL parser silently drops tabs and newlines; a URL that has them is a mistake.
+    if text.chars().any(char::is_control) {
+        return Err("the URL contains a control character such as a newline".into());
+    }
     let url = Url::parse(text.trim_end_matches('/')).map_err(|error| error.to_string())?;
+    if url.scheme() == "file"
+        && url
+            .host_str()
+            .is_some_and(|host| !host.is_empty() && host != "localhost")
+    {
+        return Err(format!(
+            "a file:// URL names a local directory, but this one names the host `{}`; write file:///path with three slashes",
+            url.host_str().unwrap_or_default()
+        ));
+    }
     if !matches!(url.scheme(), "https" | "http" | "file") {
         return Err(format!(
             "the scheme `{}` is not supported; use https, http or file",
@@ -413,7 +427,9 @@ fn secret_warning(name: &str, origin: Option<Origin>) -> Diagnostic {
     } else {
         "profiles are often kept in public repositories; keep this one private".to_string()
     };
-    Diagnostic::warning(origin, format!("`{name}` holds a secret in the profile")).with_help(help)
+    Diagnostic::warning(origin, format!("`{name}` holds a secret in the profile"))
+        .with_help(help)
+        .with_hidden_source()
 }
 
 fn contains_nul(value: &super::model::ConfigValue) -> bool {
