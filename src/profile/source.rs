@@ -237,9 +237,9 @@ fn resolve_extends(value: &str, id: FileId, sources: &SourceMap) -> Result<Refer
             ))
         });
     }
-    if !Path::new(value)
+    if Path::new(value)
         .extension()
-        .is_some_and(|extension| extension == "toml")
+        .is_none_or(|extension| extension != "toml")
     {
         return Err(
             Diagnostic::error(None, format!("`{value}` is not a .toml file")).with_help(

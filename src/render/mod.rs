@@ -86,7 +86,7 @@ pub fn config_file(spec: &Spec) -> Result<String, RenderError> {
 /// Works line by line on top-level keys, and also hides the indented lines that continue a
 /// secret's value, so a block scalar on disk does not leak either. Keys in `changed` are
 /// marked `<redacted, changed>`, so a diff still shows that a secret changed.
-pub fn redact(text: &str, changed: &HashSet<String>) -> String {
+fn redact(text: &str, changed: &HashSet<String>) -> String {
     let mut out = String::with_capacity(text.len());
     for (key, block) in split_top_level(text) {
         match key {
