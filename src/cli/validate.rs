@@ -13,11 +13,16 @@ pub(super) fn run(profiles: &[String]) -> ExitCode {
         super::print_diagnostics(&loaded);
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors == 0 {
-            let _ = writeln!(std::io::stdout(), "{argument}: ok");
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: ok",
+                crate::profile::source::printable(argument)
+            );
         } else {
             failed += 1;
             let noun = if errors == 1 { "error" } else { "errors" };
-            let _ = writeln!(anstream::stderr(), "{argument}: {errors} {noun}");
+            let shown = crate::profile::source::printable(argument);
+            let _ = writeln!(anstream::stderr(), "{shown}: {errors} {noun}");
         }
     }
     if failed == 0 {

@@ -101,7 +101,11 @@ pub fn find_any(name: &str) -> Option<&'static Flag> {
 
 /// Returns the flag of `role` whose name is closest to `name`, if one is close enough to be a typo.
 pub fn suggest(role: Role, name: &str) -> Option<&'static str> {
-    crate::suggest::closest(name, flags(role).iter().map(|flag| flag.name))
+    // Flag names are lower case, so `TLS-SAN` is a typo of `tls-san` too.
+    crate::suggest::closest(
+        &name.to_lowercase(),
+        flags(role).iter().map(|flag| flag.name),
+    )
 }
 
 /// Parses a table with the columns name, type, default, usage, status, aliases and env.

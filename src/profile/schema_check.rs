@@ -152,6 +152,13 @@ fn unknown_key(table: &Node, path: &[PathSegment], key: &str, role: Role) -> Dia
         if let Some(close) = flags::suggest(role, key) {
             diagnostic = diagnostic.with_label(format!("did you mean `{close}`?"));
         }
+        if !key.is_ascii() {
+            let escaped: String = key.chars().flat_map(char::escape_unicode).collect();
+            let _ = write!(
+                diagnostic.message,
+                " (it has non-ASCII characters: {escaped})"
+            );
+        }
         return diagnostic;
     }
 
