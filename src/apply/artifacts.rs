@@ -234,10 +234,13 @@ impl Context<'_> {
                     reporter: self.reporter,
                     name,
                 };
-                let mut copying = verify::HashingReader::with_copy(progress, writer);
+                // `stage` hashes the bytes and checks the digest, so the copy only copies.
+                let mut copying = Tee {
+                    inner: progress,
+                    copy: writer,
+                };
                 let value = stage(&mut copying)?;
-                let (_, _, writer) = copying.finish();
-                writer.commit()?;
+                copying.copy.commit()?;
                 Ok::<T, ArtifactError>(value)
             })
             .map_err(|error| match error {
@@ -309,6 +312,21 @@ enum ChecksumKind {
     SumFile,
     /// CNI's `<asset>.sha256`, one line.
     SingleFile,
+}
+
+/// Copies every byte read into `copy`, such as a cache entry being written. A failed write
+/// fails the read, so a full disk stops the transfer.
+struct Tee<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: std::io::Write> Read for Tee<R, W> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        self.copy.write_all(&buffer[..count])?;
+        Ok(count)
+    }
 }
 
 /// Reports the bytes read from a download to the reporter.
