@@ -294,6 +294,34 @@ pub fn lock(path: &Path, wait: bool) -> Result<LockGuard, LockError> {
     })
 }
 
+/// Removes the temporary files that a run killed before it could clean up left in
+/// `directory`, and returns how many it removed.
+///
+/// Call it only while holding the apply lock for the root, so no other run is writing them.
+/// Entries that do not carry k3sprov's temporary marker are never touched.
+pub fn remove_stale_temporaries(directory: &Path) -> Result<usize, FsError> {
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(FsError::new("list", directory, error)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|error| FsError::new("list", directory, error))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_temporary = name.starts_with('.') && name.contains(".k3sprov-");
+        let is_file = entry
+            .file_type()
+            .is_ok_and(|kind| kind.is_file() || kind.is_symlink());
+        if is_temporary && is_file {
+            remove_file(&entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Returns the prefix of temporary names for `path`: `.<name>.k3sprov-`, hidden and easy
 /// to trace back to k3sprov.
 fn temp_prefix(path: &Path) -> io::Result<std::ffi::OsString> {

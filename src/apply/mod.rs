@@ -125,6 +125,8 @@ pub enum ApplyError {
     Cache(#[from] crate::fetch::cache::CacheError),
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Fs(#[from] crate::fsx::FsError),
 }
 
 /// Plans `spec` under the lock and runs the plan.
@@ -143,6 +145,7 @@ pub fn apply(
     let _lock = crate::fsx::lock(&under_root(&root, Path::new(LOCK_PATH)), options.wait)?;
 
     let plan = plan::build(spec, &options.plan)?;
+    remove_stale_temporaries(&plan)?;
     let client = Client::new(ClientSettings {
         ca_file: spec.download.ca_file.clone(),
         proxy_env: ProxyEnv::from_process(),
@@ -163,6 +166,31 @@ pub fn apply(
         save_state(&plan, &state, &mut report);
     }
     Ok(report)
+}
+
+/// Removes what an earlier run, killed mid-way, left in the directories this plan writes to.
+fn remove_stale_temporaries(plan: &Plan) -> Result<(), crate::fsx::FsError> {
+    let mut directories: Vec<PathBuf> = plan
+        .steps
+        .iter()
+        .filter_map(|step| step.work.target())
+        .filter_map(|target| target.parent().map(Path::to_path_buf))
+        .collect();
+    directories.push(
+        under_root(&plan.root, Path::new(STATE_PATH))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    );
+    directories.sort();
+    directories.dedup();
+    for directory in directories {
+        let removed = crate::fsx::remove_stale_temporaries(&directory)?;
+        if removed > 0 {
+            tracing::info!(directory = %directory.display(), removed, "removed temporary files of an interrupted run");
+        }
+    }
+    Ok(())
 }
 
 /// Writes the install record; a failure to write it is reported as the run's failure, since

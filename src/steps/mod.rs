@@ -43,6 +43,20 @@ pub enum Work {
     Mount(mount::MountWork),
 }
 
+impl Work {
+    /// Returns the path this work writes, if it writes one.
+    pub fn target(&self) -> Option<&Path> {
+        match self {
+            Work::Nothing => None,
+            Work::Binary(work) => Some(&work.target),
+            Work::Symlink { link } => Some(link),
+            Work::Plugin(work) => Some(&work.target),
+            Work::WriteFile { target, .. } | Work::Chmod { target, .. } => Some(target),
+            Work::Mount(work) => Some(&work.target),
+        }
+    }
+}
+
 /// A step could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

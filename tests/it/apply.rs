@@ -558,3 +558,18 @@ fn k3s_version_in_summary() {
     assert!(out.contains(K3S_VERSION), "{out}");
     assert!(out.contains("23 created, 0 updated, 0 unchanged."), "{out}");
 }
+
+#[test]
+fn interrupted_run_leftovers_are_removed() {
+    let release = ReleaseMirror::build(1 << 16);
+    let setup = Setup::new(NO_MOUNTS);
+    let bin = setup.path("/usr/local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // What a run killed while writing k3s leaves behind, next to a file that is not k3sprov's.
+    std::fs::write(bin.join(".k3s.k3sprov-Ab12Cd"), b"half a binary").unwrap();
+    std::fs::write(bin.join(".hidden-tool"), b"keep me").unwrap();
+
+    setup.apply_json(&release.file_url());
+    assert!(!bin.join(".k3s.k3sprov-Ab12Cd").exists());
+    assert_eq!(std::fs::read(bin.join(".hidden-tool")).unwrap(), b"keep me");
+}
