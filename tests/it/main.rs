@@ -10,6 +10,7 @@ mod apply_network;
 mod fetch;
 mod plan;
 mod release_mirror;
+mod render_yaml;
 mod robustness;
 mod schema;
 mod support;
