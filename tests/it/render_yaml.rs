@@ -1,4 +1,4 @@
-//! The rendered config file read back by a YAML 1.1 parser (PyYAML), as k3s's go-yaml v2
+//! The rendered config file read back by a YAML 1.1 parser (`PyYAML`), as k3s's go-yaml v2
 //! reads it: every value must come back exactly as the profile wrote it.
 
 use std::fmt::Write as _;
