@@ -277,7 +277,7 @@ pub fn lock(path: &Path, wait: bool) -> Result<LockGuard, LockError> {
             });
         }
         Err(std::fs::TryLockError::WouldBlock) => {
-            tracing::info!(
+            tracing::warn!(
                 lock = %path.display(),
                 "waiting for another k3sprov run to release its lock"
             );

@@ -52,8 +52,12 @@ pub enum ArtifactError {
     Download(Box<DownloadError<ArtifactError>>),
     #[error(transparent)]
     Verify(#[from] verify::HashMismatch),
-    #[error(transparent)]
-    Tarball(#[from] tarball::TarballError),
+    #[error("cannot install the CNI plugins from {url}")]
+    Tarball {
+        url: DisplayUrl,
+        #[source]
+        source: tarball::TarballError,
+    },
     #[error(transparent)]
     Cache(#[from] crate::fetch::cache::CacheError),
     #[error(transparent)]
@@ -123,9 +127,7 @@ const BUFFER_SIZE: usize = 256 * 1024;
 
 impl Context<'_> {
     fn fetch_binary(&self, work: &BinaryWork) -> Result<StagedFile, ArtifactError> {
-        let key = format!("{} {}", work.source, work.asset);
-        let expected = self.expected_digest(
-            &key,
+        let (expected, fresh) = self.expected_digest(
             work.pinned.as_deref(),
             &work.asset,
             &work.checksum_url,
@@ -158,7 +160,9 @@ impl Context<'_> {
                 sha256: digest,
             })
         };
-        self.stage_artifact(&expected, &work.url, "k3s", stage)
+        let staged = self.stage_artifact(&expected, &work.url, "k3s", stage)?;
+        self.remember(&work.checksum_url, &work.asset, fresh.as_deref())?;
+        Ok(staged)
     }
 
     fn fetch_plugins(
@@ -166,9 +170,7 @@ impl Context<'_> {
         works: &[&PluginWork],
     ) -> Result<HashMap<String, StagedFile>, ArtifactError> {
         let tarball = &works[0].tarball;
-        let key = format!("{} {}", works[0].source, tarball.asset);
-        let expected = self.expected_digest(
-            &key,
+        let (expected, fresh) = self.expected_digest(
             tarball.pinned.as_deref(),
             &tarball.asset,
             &tarball.checksum_url,
@@ -188,7 +190,11 @@ impl Context<'_> {
             })?;
             let (digest, _, _) = hashing.finish();
             verify::verify(&expected, &digest, &url)?;
-            Ok(staged?
+            let staged = staged.map_err(|source| ArtifactError::Tarball {
+                url: url.clone(),
+                source,
+            })?;
+            Ok(staged
                 .into_plugins()
                 .into_iter()
                 .map(|plugin| {
@@ -204,7 +210,9 @@ impl Context<'_> {
                 })
                 .collect())
         };
-        self.stage_artifact(&expected, &tarball.url, "CNI plugins", stage)
+        let staged = self.stage_artifact(&expected, &tarball.url, "CNI plugins", stage)?;
+        self.remember(&tarball.checksum_url, &tarball.asset, fresh.as_deref())?;
+        Ok(staged)
     }
 
     /// Runs `stage` over the cached artifact with digest `expected` when the cache has a
@@ -229,11 +237,7 @@ impl Context<'_> {
             .download_sized(url, |body, length| {
                 self.reporter.download_started(name, url, length);
                 let writer = self.cache.writer(expected).map_err(ArtifactError::from)?;
-                let progress = Progress {
-                    inner: body,
-                    reporter: self.reporter,
-                    name,
-                };
+                let progress = Progress::new(body, self.reporter, name);
                 // `stage` hashes the bytes and checks the digest, so the copy only copies.
                 let mut copying = Tee {
                     inner: progress,
@@ -253,36 +257,65 @@ impl Context<'_> {
 
     /// Decides the digest an artifact must have: the profile's pin, or the digest its
     /// release publishes, and stops when both exist and differ.
+    ///
+    /// A published digest read on an earlier run is remembered in the cache under its checksum
+    /// URL, so a cached artifact can be used without network. The second value is a digest
+    /// just read from the network, to be remembered once the artifact has been verified.
     fn expected_digest(
         &self,
-        key: &str,
         pinned: Option<&str>,
         asset: &str,
         checksum_url: &Url,
         kind: ChecksumKind,
-    ) -> Result<String, ArtifactError> {
+    ) -> Result<(String, Option<String>), ArtifactError> {
+        let key = format!("{} {asset}", DisplayUrl::new(checksum_url));
         // A cached copy of the pinned artifact needs no network at all.
         if let Some(pin) = pinned
             && self.cache.contains(pin)
         {
-            return Ok(pin.to_string());
+            return Ok((pin.to_string(), None));
         }
-        let published = if let Some(digest) = self.cache.known_digest(key) {
-            digest
-        } else {
-            let digest = self.published_digest(asset, checksum_url, kind)?;
-            self.cache.remember_digest(key, &digest)?;
-            digest
+        let remembered = self.cache.known_digest(&key);
+        let published = match &remembered {
+            Some(digest) => Ok(digest.clone()),
+            None => self.published_digest(asset, checksum_url, kind),
         };
-        match pinned {
-            Some(pin) if pin != published => Err(ArtifactError::PinMismatch {
+        let fresh = remembered.is_none();
+        match (pinned, published) {
+            (Some(pin), Ok(published)) if pin != published => Err(ArtifactError::PinMismatch {
                 asset: asset.to_string(),
                 checksum_url: DisplayUrl::new(checksum_url),
                 pinned: pin.to_string(),
                 published,
             }),
-            _ => Ok(published),
+            (Some(pin), Ok(_)) => Ok((pin.to_string(), None)),
+            (Some(pin), Err(error)) => {
+                // The pin decides; the checksum file could only have confirmed it.
+                tracing::warn!(
+                    url = %DisplayUrl::new(checksum_url),
+                    error = %crate::fetch::transfer::with_causes(&error),
+                    "cannot cross-check the pinned sha256 against the release's checksum file; using the pin"
+                );
+                Ok((pin.to_string(), None))
+            }
+            (None, Ok(published)) => Ok((published.clone(), fresh.then_some(published))),
+            (None, Err(error)) => Err(error),
         }
+    }
+
+    /// Remembers a digest read from a checksum file, after the artifact it describes was
+    /// verified, so a rejected artifact leaves nothing behind.
+    fn remember(
+        &self,
+        checksum_url: &Url,
+        asset: &str,
+        digest: Option<&str>,
+    ) -> Result<(), ArtifactError> {
+        if let Some(digest) = digest {
+            let key = format!("{} {asset}", DisplayUrl::new(checksum_url));
+            self.cache.remember_digest(&key, digest)?;
+        }
+        Ok(())
     }
 
     /// Downloads and parses the release's checksum file for `asset`.
@@ -324,22 +357,62 @@ struct Tee<R, W> {
 impl<R: Read, W: std::io::Write> Read for Tee<R, W> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buffer)?;
-        self.copy.write_all(&buffer[..count])?;
+        self.copy.write_all(&buffer[..count]).map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("writing the cache entry failed: {error}"),
+            )
+        })?;
         Ok(count)
     }
 }
 
-/// Reports the bytes read from a download to the reporter.
+/// The slowest transfer accepted: fewer bytes than this in [`LOW_SPEED_WINDOW`] fails it.
+/// A server that trickles a byte now and then resets every read timeout, and would otherwise
+/// hold an apply for hours; curl's `--speed-limit` and `--speed-time` guard the same way.
+const LOW_SPEED_BYTES: u64 = 60 * 1024;
+const LOW_SPEED_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reports the bytes read from a download to the reporter, and fails a transfer that stays
+/// below 1 KiB/s for a whole minute.
 struct Progress<'a, R> {
     inner: R,
     reporter: &'a dyn Reporter,
     name: &'a str,
+    window_start: std::time::Instant,
+    window_bytes: u64,
+}
+
+impl<'a, R> Progress<'a, R> {
+    fn new(inner: R, reporter: &'a dyn Reporter, name: &'a str) -> Self {
+        Progress {
+            inner,
+            reporter,
+            name,
+            window_start: std::time::Instant::now(),
+            window_bytes: 0,
+        }
+    }
 }
 
 impl<R: Read> Read for Progress<'_, R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let count = self.inner.read(buffer)?;
         self.reporter.download_progress(self.name, count as u64);
+        self.window_bytes += count as u64;
+        if count > 0 && self.window_start.elapsed() >= LOW_SPEED_WINDOW {
+            if self.window_bytes < LOW_SPEED_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the transfer stayed below 1 KiB/s for {} s",
+                        LOW_SPEED_WINDOW.as_secs()
+                    ),
+                ));
+            }
+            self.window_start = std::time::Instant::now();
+            self.window_bytes = 0;
+        }
         Ok(count)
     }
 }

@@ -177,6 +177,8 @@ fn install_file(
     state: &mut State,
 ) -> Result<Outcome, RunError> {
     let target = installed.target;
+    // A symlink in the file's place is replaced too, which plan shows as an update.
+    let replaced = std::fs::symlink_metadata(target).is_ok();
     let exists = std::fs::symlink_metadata(target).is_ok_and(|metadata| metadata.is_file());
     let current = match (exists, installed.digest) {
         (false, _) => None,
@@ -202,7 +204,7 @@ fn install_file(
         }
     } else {
         staged.file.rename()?;
-        if exists {
+        if replaced {
             Outcome::Update
         } else {
             Outcome::Create

@@ -42,9 +42,14 @@ pub(super) fn run(args: &ApplyArgs) -> Result<ExitCode, Error> {
 /// Renders the report as styled text: one line per step, then totals.
 fn render(report: &Report) -> String {
     let mut out = String::new();
+    let verb = if report.failure.is_some() {
+        "Stopped applying"
+    } else {
+        "Applied"
+    };
     let _ = writeln!(
         out,
-        "Applied {} (root {})\n",
+        "{verb} {} (root {})\n",
         report.profile,
         report.root.display()
     );

@@ -173,20 +173,12 @@ impl Cache {
         })
     }
 
-    /// Names the file that remembers the digest of `key`: the key with every character but
-    /// letters, digits, `.`, `+` and `-` replaced by `_`.
+    /// Names the file that remembers the digest of `key`, after the SHA-256 of the key, so a
+    /// long URL still makes a short file name.
     fn known_path(&self, key: &str) -> PathBuf {
-        let name: String = key
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || ".+-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.directory.join(format!("published-{name}"))
+        use sha2::Digest as _;
+        let hash = crate::digest::to_hex(&sha2::Sha256::digest(key.as_bytes()));
+        self.directory.join(format!("published-{}", &hash[..32]))
     }
 
     /// Starts a new entry for `digest`, written to a temporary file in the cache directory.

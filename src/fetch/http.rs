@@ -207,10 +207,18 @@ impl Client {
         let mut current = url.clone();
         for _ in 0..=MAX_REDIRECTS {
             let agent = self.agent_for(&current)?;
-            let response = agent
-                .get(current.as_str())
-                .call()
-                .map_err(|error| transfer::from_request((&current).into(), error, self.limits()))?;
+            let response = agent.get(current.as_str()).call().map_err(|error| {
+                let error = transfer::from_request((&current).into(), error, self.limits());
+                // Name the proxy, or a dead proxy reads as a dead server.
+                match select_proxy(&current, &self.proxy_env) {
+                    Ok(Some(proxy)) => TransferError::ViaProxy {
+                        proxy: DisplayUrl::new(&proxy.url),
+                        variable: proxy.variable,
+                        inner: Box::new(error),
+                    },
+                    _ => error,
+                }
+            })?;
             if !response.status().is_redirection() {
                 return Ok((response, current));
             }

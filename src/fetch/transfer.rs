@@ -49,6 +49,12 @@ pub enum TransferError {
     },
     #[error(transparent)]
     ProxySetting(#[from] ProxyError),
+    #[error("{} (through the proxy {proxy}, set in {variable})", with_causes(&**inner))]
+    ViaProxy {
+        proxy: DisplayUrl,
+        variable: &'static str,
+        inner: Box<TransferError>,
+    },
     #[error("the redirect from {url} cannot be followed: {reason}")]
     Redirect { url: DisplayUrl, reason: String },
     #[error("receiving the body of {url} failed")]
@@ -79,6 +85,7 @@ impl TransferError {
             | TransferError::Truncated { .. }
             | TransferError::Connect { .. } => true,
             TransferError::Body { source, .. } => is_transient_kind(source.kind()),
+            TransferError::ViaProxy { inner, .. } => inner.is_transient(),
             TransferError::Tls { .. }
             | TransferError::Proxy { .. }
             | TransferError::ProxySetting(_)

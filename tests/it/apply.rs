@@ -573,3 +573,52 @@ fn interrupted_run_leftovers_are_removed() {
     assert!(!bin.join(".k3s.k3sprov-Ab12Cd").exists());
     assert_eq!(std::fs::read(bin.join(".hidden-tool")).unwrap(), b"keep me");
 }
+
+#[test]
+fn pin_works_without_checksum_file() {
+    let release = ReleaseMirror::build(1 << 16);
+    std::fs::remove_file(release.k3s_dir().join("sha256sum-amd64.txt")).unwrap();
+    let setup = Setup::new(&format!(
+        "{NO_MOUNTS}[k3s]\nsha256 = {{ amd64 = \"{}\" }}\n",
+        release.k3s_sha256
+    ));
+
+    let output = setup.run("apply", &release.file_url(), &[]);
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains("cannot cross-check the pinned sha256"),
+        "{err}"
+    );
+    assert!(setup.path("/usr/local/bin/k3s").is_file());
+}
+
+#[test]
+fn rejected_artifact_is_not_remembered() {
+    let good = ReleaseMirror::build(1 << 16);
+    let bad = ReleaseMirror::build(1 << 16);
+    // The bad mirror's k3s matches its own checksum file but is not the good mirror's k3s.
+    let tampered = b"#!/bin/sh\necho other\n";
+    std::fs::write(bad.k3s_dir().join("k3s"), tampered).unwrap();
+    std::fs::write(
+        bad.k3s_dir().join("sha256sum-amd64.txt"),
+        format!(
+            "{}  k3s\n",
+            k3sprov::digest::to_hex(&<sha2::Sha256 as sha2::Digest>::digest(tampered))
+        ),
+    )
+    .unwrap();
+    let first = Setup::new(NO_MOUNTS);
+    first.apply_json(&bad.file_url());
+
+    // The same cache with another mirror: its own checksum file decides, not the first one's.
+    let second = Setup {
+        cache: first.cache,
+        ..Setup::new(NO_MOUNTS)
+    };
+    second.apply_json(&good.file_url());
+    assert_eq!(
+        std::fs::read(second.path("/usr/local/bin/k3s")).unwrap(),
+        std::fs::read(good.k3s_dir().join("k3s")).unwrap()
+    );
+}
