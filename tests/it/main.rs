@@ -8,6 +8,7 @@
 mod apply;
 mod apply_network;
 mod fetch;
+mod mounts;
 mod plan;
 mod release_mirror;
 mod render_yaml;
