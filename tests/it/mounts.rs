@@ -1,6 +1,7 @@
 //! Real mounts made by `k3sprov apply`, inside private mount namespaces (`unshare --mount`),
 //! so nothing outlives the test. These need root, which CI has.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -194,7 +195,6 @@ fn gvisor_profile_end_to_end() {
     assert!(text.ends_with(
         "snapshotter: \"native\"\nkubelet-arg:\n  - \"local-storage-capacity-isolation=false\"\nwrite-kubeconfig-mode: \"0644\"\n"
     ), "{text}");
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&config).unwrap().permissions().mode() & 0o7777,
         0o600
