@@ -109,12 +109,6 @@ impl Reporter for Silent {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("root directory `{path}` cannot be used")]
-    Root {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Lock(#[from] crate::fsx::LockError),
     #[error(transparent)]
@@ -138,10 +132,7 @@ pub fn apply(
     options: &Options,
     reporter: &dyn Reporter,
 ) -> Result<Report, ApplyError> {
-    let root = fs_err::canonicalize(&options.plan.root).map_err(|source| ApplyError::Root {
-        path: options.plan.root.clone(),
-        source,
-    })?;
+    let root = plan::resolve_root(&options.plan.root)?;
     let _lock = crate::fsx::lock(&under_root(&root, Path::new(LOCK_PATH)), options.wait)?;
 
     let plan = plan::build(spec, &options.plan)?;

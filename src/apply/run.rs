@@ -55,7 +55,11 @@ pub(super) fn run_steps(plan: &Plan, prepared: &mut Prepared, state: &mut State)
             Ok(outcome) => steps.push(report(step, outcome, None)),
             Err(error) => {
                 tracing::debug!(%error, "step failed");
-                steps.push(report(step, Outcome::Failed, Some(chain(&error))));
+                steps.push(report(
+                    step,
+                    Outcome::Failed,
+                    Some(crate::fetch::transfer::with_causes(&error)),
+                ));
                 failure = Some(super::StepFailure::Step {
                     id: step.id.clone(),
                     source: error,
@@ -78,18 +82,6 @@ fn report(step: &Step, outcome: Outcome, error: Option<String>) -> StepReport {
         summary: step.summary.clone(),
         error,
     }
-}
-
-/// Joins an error and its causes into one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn run_step(

@@ -147,18 +147,24 @@ pub enum PlanError {
     Steps(#[from] steps::StepErrors),
 }
 
-/// Inspects the machine and builds the plan for `spec`.
-pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
-    let root = fs_err::canonicalize(&options.root).map_err(|source| PlanError::Root {
-        path: options.root.clone(),
+/// Resolves `--root` to the real path of a directory.
+pub fn resolve_root(root: &Path) -> Result<PathBuf, PlanError> {
+    let resolved = fs_err::canonicalize(root).map_err(|source| PlanError::Root {
+        path: root.to_path_buf(),
         source,
     })?;
-    if !root.is_dir() {
+    if !resolved.is_dir() {
         return Err(PlanError::Root {
-            path: options.root.clone(),
+            path: root.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
+    Ok(resolved)
+}
+
+/// Inspects the machine and builds the plan for `spec`.
+pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
+    let root = resolve_root(&options.root)?;
     let context = Context {
         arch: Arch::resolve(spec.download.arch)?,
         mirror: options

@@ -8,7 +8,7 @@ use crate::fetch::redact::DisplayUrl;
 use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
-use crate::steps::{Found, StepError, Work, inspect};
+use crate::steps::{Found, StepError, Verdict, Work, inspect};
 
 /// The mode every installed executable gets.
 pub const EXECUTABLE_MODE: u32 = 0o755;
@@ -81,8 +81,13 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             match expected {
                 Some(expected) => {
                     let actual = context.installed_digest(&work.path, &work.source)?;
-                    chmod_only = actual == expected && mode != EXECUTABLE_MODE;
-                    let judged = judge(&shown, version, &origin, &expected, &actual, mode);
+                    let verdict = Verdict::of(&expected, &actual, mode);
+                    chmod_only = matches!(verdict, Verdict::Mode(_));
+                    let judged = verdict.describe(
+                        &shown,
+                        format!("replace {shown}, whose sha256 differs from k3s {version}'s, with k3s {version} from {origin}"),
+                        format!("{shown} is k3s {version}"),
+                    );
                     work.installed = Some(actual);
                     judged
                 }
@@ -121,30 +126,4 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             _ => Work::Binary(work),
         },
     })
-}
-
-/// Decides what to do with an installed binary whose expected digest is known.
-fn judge(
-    shown: &str,
-    version: &str,
-    origin: &str,
-    expected: &str,
-    actual: &str,
-    mode: u32,
-) -> (Action, String) {
-    if actual != expected {
-        (
-            Action::Update,
-            format!(
-                "replace {shown}, whose sha256 differs from k3s {version}'s, with k3s {version} from {origin}"
-            ),
-        )
-    } else if mode != EXECUTABLE_MODE {
-        (
-            Action::Update,
-            format!("set the mode of {shown} from {mode:04o} to 0755"),
-        )
-    } else {
-        (Action::None, format!("{shown} is k3s {version}"))
-    }
 }

@@ -10,7 +10,7 @@ use crate::fetch::release;
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::CniSpec;
 use crate::steps::binary::EXECUTABLE_MODE;
-use crate::steps::{Found, StepError, Work, inspect};
+use crate::steps::{Found, StepError, Verdict, Work, inspect};
 
 /// The CNI release tarball that plugins come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,25 +73,13 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
             Some(expected) => {
                 let expected = expected.to_string();
                 let actual = context.installed_digest(&work.path, &work.source)?;
-                chmod_only = actual == expected && mode != EXECUTABLE_MODE;
-                let verdict = if actual != expected {
-                    (
-                        Action::Update,
-                        format!(
-                            "replace {shown}, which differs from the copy in CNI plugins {version} ({url})"
-                        ),
-                    )
-                } else if mode != EXECUTABLE_MODE {
-                    (
-                        Action::Update,
-                        format!("set the mode of {shown} from {mode:04o} to 0755"),
-                    )
-                } else {
-                    (
-                        Action::None,
-                        format!("{shown} is the copy from CNI plugins {version}"),
-                    )
-                };
+                let verdict = Verdict::of(&expected, &actual, mode);
+                chmod_only = matches!(verdict, Verdict::Mode(_));
+                let verdict = verdict.describe(
+                    &shown,
+                    format!("replace {shown}, which differs from the copy in CNI plugins {version} ({url})"),
+                    format!("{shown} is the copy from CNI plugins {version}"),
+                );
                 work.installed = Some(actual);
                 verdict
             }

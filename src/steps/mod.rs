@@ -14,7 +14,7 @@ pub mod symlink;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::plan::{Context, Step};
+use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
 
 /// What `apply` does for one step; planned together with the step, so apply runs exactly
@@ -126,6 +126,42 @@ pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepErrors>
         Err(StepErrors(
             errors.into_iter().filter_map(Result::err).collect(),
         ))
+    }
+}
+
+/// How an installed executable compares with the one its release provides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Same,
+    /// The content is right and the mode, given here, is not.
+    Mode(u32),
+    Content,
+}
+
+impl Verdict {
+    /// Compares the `actual` digest and `mode` of an installed executable with the `expected`
+    /// digest.
+    pub fn of(expected: &str, actual: &str, mode: u32) -> Verdict {
+        if actual != expected {
+            Verdict::Content
+        } else if mode == binary::EXECUTABLE_MODE {
+            Verdict::Same
+        } else {
+            Verdict::Mode(mode)
+        }
+    }
+
+    /// Returns the action, with `replace` as the summary of a content change and `same` as
+    /// that of no change.
+    pub fn describe(self, shown: &str, replace: String, same: String) -> (Action, String) {
+        match self {
+            Verdict::Same => (Action::None, same),
+            Verdict::Mode(mode) => (
+                Action::Update,
+                format!("set the mode of {shown} from {mode:04o} to 0755"),
+            ),
+            Verdict::Content => (Action::Update, replace),
+        }
     }
 }
 

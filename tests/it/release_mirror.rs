@@ -20,26 +20,7 @@ pub(crate) const CNI_VERSION: &str = "v1.6.2";
 pub(crate) const DEBIAN_CNI_DIR: &str = "/usr/lib/cni";
 
 /// The plugins of the v1.6 series, the names the stock gVisor profile installs.
-pub(crate) const V1_6_PLUGINS: [&str; 18] = [
-    "bandwidth",
-    "bridge",
-    "dhcp",
-    "dummy",
-    "firewall",
-    "host-device",
-    "host-local",
-    "ipvlan",
-    "loopback",
-    "macvlan",
-    "portmap",
-    "ptp",
-    "sbr",
-    "static",
-    "tap",
-    "tuning",
-    "vlan",
-    "vrf",
-];
+pub(crate) const V1_6_PLUGINS: &[&str] = k3sprov::profile::spec::CNI_PLUGINS_V1_6;
 
 /// A mirror directory and the digests of what it serves.
 pub(crate) struct ReleaseMirror {
@@ -120,7 +101,7 @@ fn write_k3s(mirror: &Path, size: usize) -> String {
 fn write_cni(mirror: &Path) -> String {
     let staging = tempfile::tempdir().unwrap();
     for plugin in V1_6_PLUGINS {
-        let source = Path::new(DEBIAN_CNI_DIR).join(match plugin {
+        let source = Path::new(DEBIAN_CNI_DIR).join(match *plugin {
             "dummy" | "tap" => "loopback",
             other => other,
         });
