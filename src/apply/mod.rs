@@ -7,6 +7,7 @@
 //! never interleave: each holds a lock under the root for its whole run.
 
 mod artifacts;
+mod readers;
 mod run;
 
 use std::path::{Path, PathBuf};

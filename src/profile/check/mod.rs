@@ -5,22 +5,21 @@
 use std::collections::HashSet;
 use std::path::{Component, PathBuf};
 
-use url::Url;
-
 use super::model::{MountToml, ProfileToml};
-use super::spec::{
-    CniSpec, ConfigEntry, ConfigValue, DEFAULT_MIRROR, DownloadSpec, K3sSpec, Spec,
-    known_cni_plugins,
-};
+use super::spec::{CniSpec, K3sSpec, Spec, known_cni_plugins};
 use super::tree::{Node, NodeValue, Origin, PathSegment};
 use crate::diagnostic::Diagnostic;
-use crate::flags::{self, Role};
+use crate::flags::Role;
 
 /// Marks a check that failed after reporting its problem.
 struct Reported;
 
+mod config;
+mod download;
 mod mounts;
 mod targets;
+
+pub use download::parse_mirror;
 
 /// Keys that hold secrets in a k3s config file. `cluster-secret` is the old name of `token`,
 /// which may still be found in files on disk.
@@ -230,75 +229,6 @@ impl Checker<'_> {
         }
     }
 
-    fn config(
-        &mut self,
-        config: indexmap::IndexMap<String, super::model::ConfigValue>,
-        role: Role,
-    ) -> Vec<ConfigEntry> {
-        let mut entries = Vec::new();
-        for (name, value) in config {
-            let path = [key("config"), key(&name)];
-            let Some(flag) = flags::find(role, &name) else {
-                let origin = self.key_origin(&path);
-                let inherited = origin
-                    .as_ref()
-                    .is_some_and(|origin| origin.file != self.top);
-                self.diagnostics
-                    .push(wrong_role(&name, role, origin, inherited));
-                continue;
-            };
-            if SECRET_KEYS.contains(&name.as_str()) {
-                self.diagnostics
-                    .push(secret_warning(&name, self.origin_at(&path)));
-            }
-            if contains_nul(&value) {
-                self.error(
-                    Diagnostic::error(
-                        self.origin_at(&path),
-                        format!("the value of `{name}` contains a NUL character"),
-                    )
-                    .with_help(
-                        "k3s reads its flags as C strings, which end at NUL; remove the character",
-                    ),
-                );
-            }
-            entries.push(ConfigEntry {
-                value: ConfigValue::for_flag(value, flag.value_type),
-                key: name,
-            });
-        }
-        entries
-    }
-
-    fn download(&mut self, download: super::model::DownloadToml) -> Option<DownloadSpec> {
-        let mirror_text = download
-            .mirror
-            .unwrap_or_else(|| DEFAULT_MIRROR.to_string());
-        let mirror = parse_mirror(&mirror_text).map_err(|problem| {
-            self.error(
-                Diagnostic::error(
-                    self.origin(&["download", "mirror"]),
-                    format!("invalid mirror URL `{mirror_text}`: {problem}"),
-                )
-                .with_help(
-                    "use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\"",
-                ),
-            );
-        });
-        let cache_dir = download
-            .cache_dir
-            .map(|dir| self.absolute_path(&["download", "cache_dir"], Some(dir), ""));
-        let ca_file = download
-            .ca_file
-            .map(|file| self.absolute_path(&["download", "ca_file"], Some(file), ""));
-        Some(DownloadSpec {
-            mirror: mirror.ok()?,
-            arch: download.arch.unwrap_or(super::model::ArchChoice::Auto),
-            cache_dir: cache_dir.map(Option::unwrap_or_default),
-            ca_file: ca_file.map(Option::unwrap_or_default),
-        })
-    }
-
     /// Checks a path that must name a file, so it cannot be `/`.
     fn file_path(
         &mut self,
@@ -365,38 +295,6 @@ impl Checker<'_> {
     }
 }
 
-/// Parses a mirror URL and drops any trailing slash, so release paths can be appended.
-pub fn parse_mirror(text: &str) -> Result<Url, String> {
-    // The URL parser silently drops tabs and newlines; a URL that has them is a mistake.
-    if text.chars().any(char::is_control) {
-        return Err("the URL contains a control character such as a newline".into());
-    }
-    let url = Url::parse(text.trim_end_matches('/')).map_err(|error| error.to_string())?;
-    if url.scheme() == "file"
-        && url
-            .host_str()
-            .is_some_and(|host| !host.is_empty() && host != "localhost")
-    {
-        return Err(format!(
-            "a file:// URL names a local directory, but this one names the host `{}`; write file:///path with three slashes",
-            url.host_str().unwrap_or_default()
-        ));
-    }
-    if !matches!(url.scheme(), "https" | "http" | "file") {
-        return Err(format!(
-            "the scheme `{}` is not supported; use https, http or file",
-            url.scheme()
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("a mirror URL cannot have a query or a fragment".into());
-    }
-    if url.cannot_be_a_base() {
-        return Err("the URL cannot have paths appended to it".into());
-    }
-    Ok(url)
-}
-
 /// Reports every TOML date-time in the tree: a profile has no date-time settings.
 pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
     match &node.value {
@@ -414,63 +312,6 @@ pub fn report_datetimes(node: &Node, diagnostics: &mut Vec<Diagnostic>) {
             .values()
             .for_each(|entry| report_datetimes(&entry.node, diagnostics)),
         _ => {}
-    }
-}
-
-/// Warns about a secret written into the profile itself.
-fn secret_warning(name: &str, origin: Option<Origin>) -> Diagnostic {
-    let file_key = format!("{name}-file");
-    let help = if flags::find_any(&file_key).is_some() {
-        format!(
-            "profiles are often kept in public repositories; put the secret in a file and set `{file_key}` to its path"
-        )
-    } else {
-        "profiles are often kept in public repositories; keep this one private".to_string()
-    };
-    Diagnostic::warning(origin, format!("`{name}` holds a secret in the profile"))
-        .with_help(help)
-        .with_hidden_source()
-}
-
-fn contains_nul(value: &super::model::ConfigValue) -> bool {
-    use super::model::ConfigValue as Raw;
-    match value {
-        Raw::String(text) => text.contains('\0'),
-        Raw::List(items) => items.iter().any(|item| item.contains('\0')),
-        Raw::Bool(_) | Raw::Int(_) => false,
-    }
-}
-
-/// Reports a `[config]` key that is a flag of the other role. One inherited from a parent
-/// profile is left out with a warning, because the child cannot remove it; one written in the
-/// profile itself is an error.
-fn wrong_role(name: &str, role: Role, origin: Option<Origin>, inherited: bool) -> Diagnostic {
-    if inherited {
-        let other = match role {
-            Role::Agent => "server",
-            Role::Server => "agent",
-        };
-        return Diagnostic::warning(
-            origin,
-            format!(
-                "leaving out `{name}`, inherited from a parent profile: it is a k3s {other} flag, and this profile's role is {}",
-                role.as_str()
-            ),
-        );
-    }
-    match role {
-        Role::Agent => Diagnostic::error(
-            origin,
-            format!("`{name}` is a k3s server flag, not an agent flag"),
-        )
-        .with_label("`k3s agent` exits on keys it does not know")
-        .with_help("remove it, or set `role = \"server\"` under [k3s]"),
-        Role::Server => Diagnostic::error(
-            origin,
-            format!("`{name}` is a k3s agent flag, not a server flag"),
-        )
-        .with_label("`k3s server` skips keys it does not know")
-        .with_help("remove it, or set `role = \"agent\"` under [k3s]"),
     }
 }
 
