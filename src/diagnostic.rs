@@ -64,7 +64,7 @@ pub enum Severity {
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Where the problem is; `None` when it concerns no particular place, such as a missing file.
+    /// The place of the problem; `None` when it concerns no particular place, such as a missing file.
     pub origin: Option<Origin>,
     pub message: String,
     /// A short note shown under the caret.

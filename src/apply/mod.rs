@@ -36,7 +36,7 @@ pub struct Options {
     pub wait: bool,
 }
 
-/// What happened to one step.
+/// The result of one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -66,7 +66,7 @@ pub struct StepReport {
     pub id: String,
     pub outcome: Outcome,
     pub summary: String,
-    /// Why the step failed.
+    /// The reason the step failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -95,11 +95,11 @@ impl Report {
 /// Receives download progress, for a progress bar or log lines; every method does nothing by
 /// default.
 pub trait Reporter: Sync {
-    /// A download of `name` from `url` starts; `length` is the size announced, if any.
+    /// Starts the display of a download of `name` from `url`; `length` is the size announced, if any.
     fn download_started(&self, _name: &str, _url: &Url, _length: Option<u64>) {}
     /// `bytes` more bytes of `name` arrived.
     fn download_progress(&self, _name: &str, _bytes: u64) {}
-    /// `name` is complete and verified; `from_cache` tells whether the cache supplied it.
+    /// Ends the display of `name`, complete and verified; `from_cache` is true when the cache supplied it.
     fn download_finished(&self, _name: &str, _from_cache: bool) {}
 }
 

@@ -26,8 +26,8 @@ impl<R: Read, W: std::io::Write> Read for Tee<R, W> {
 }
 
 /// The slowest transfer accepted: fewer bytes than this in [`LOW_SPEED_WINDOW`] fails it.
-/// A server that trickles a byte now and then resets every read timeout, and would otherwise
-/// hold an apply for hours; curl's `--speed-limit` and `--speed-time` guard the same way.
+/// A server that trickles a byte now and then resets every read timeout, so it could otherwise
+/// hold an apply for hours. curl's `--speed-limit` and `--speed-time` guard the same way.
 const LOW_SPEED_BYTES: u64 = 60 * 1024;
 const LOW_SPEED_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 

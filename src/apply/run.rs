@@ -11,7 +11,7 @@ use crate::steps::Work;
 use crate::steps::binary::EXECUTABLE_MODE;
 use crate::steps::mount_apply::{self, MountError};
 
-/// Why an apply run stopped after it started changing things.
+/// The failure that stopped an apply run after it started changing things.
 #[derive(Debug, thiserror::Error)]
 pub enum StepFailure {
     #[error("step {id} failed")]

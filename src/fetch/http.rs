@@ -115,7 +115,7 @@ impl Client {
     }
 
     /// Works as [`Client::download`], and also passes `consume` the length of the body when
-    /// the server announced it or the file system knows it, for progress display.
+    /// the server announced it or the file system reports it, for progress display.
     pub fn download_sized<T, E>(
         &self,
         url: &Url,

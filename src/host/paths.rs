@@ -2,7 +2,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// The most symlinks followed while resolving one path, as Linux allows (`MAXSYMLINKS`).
+/// The maximum number of symlinks followed while resolving one path, as in Linux (`MAXSYMLINKS`).
 const MAX_SYMLINKS: usize = 40;
 
 /// Places the absolute profile path `path` under `root`, as `dnf --installroot` does.

@@ -16,7 +16,7 @@ use crate::profile::spec::Spec;
 use crate::state::State;
 use crate::steps::{self, StepError, Work};
 
-/// What a step would do.
+/// The change a step would make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -46,7 +46,7 @@ pub struct Step {
     /// For file steps that change something: a unified diff, secrets redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// What `apply` does for this step.
+    /// The work `apply` does for this step.
     #[serde(skip)]
     pub work: Work,
 }
@@ -93,7 +93,7 @@ pub struct Options {
     pub verify: bool,
 }
 
-/// What the steps need to know about the machine and the run.
+/// Facts about the machine and the run that the steps are planned against.
 #[derive(Debug)]
 pub struct Context {
     /// `--root`, resolved to its real path so it compares equal to mount points.
@@ -101,7 +101,7 @@ pub struct Context {
     pub arch: Arch,
     pub mirror: Url,
     pub mounts: Vec<MountEntry>,
-    /// What earlier applies installed under the root.
+    /// The record of what earlier applies installed under the root.
     pub state: State,
     /// Hash every installed file instead of trusting the install record.
     pub verify: bool,

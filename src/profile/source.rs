@@ -20,7 +20,7 @@ pub struct Merged {
     pub incomplete: bool,
 }
 
-/// How a profile was named: by path, or by the name of a stock profile.
+/// A profile named by path, or by the name of a stock profile.
 enum Reference {
     Path(PathBuf),
     Stock(&'static stock::StockProfile),
@@ -144,7 +144,7 @@ fn load_chain(
 }
 
 /// The most syntax errors reported for one file; a file that is not TOML at all has one per
-/// line, and quoting all of them helps nobody.
+/// line, and quoting all of them helps no one.
 const MAX_SYNTAX_ERRORS: usize = 10;
 
 fn parse_file(id: FileId, invalid_utf8: Option<usize>, state: &mut ChainState<'_>) -> Option<Node> {

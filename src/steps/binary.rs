@@ -13,7 +13,7 @@ use crate::steps::{Found, StepError, Verdict, Work, inspect};
 /// The mode every installed executable gets.
 pub const EXECUTABLE_MODE: u32 = 0o755;
 
-/// What `apply` needs to install the k3s binary.
+/// The data `apply` needs to install the k3s binary.
 #[derive(Clone, Debug)]
 pub struct BinaryWork {
     /// The path inside the root, such as `/usr/local/bin/k3s`.

@@ -23,7 +23,7 @@ pub struct Tarball {
     pub directory: PathBuf,
 }
 
-/// What `apply` needs to install one plugin.
+/// The data `apply` needs to install one plugin.
 #[derive(Clone, Debug)]
 pub struct PluginWork {
     pub name: String,

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use crate::plan::{Action, Context, Step};
 use crate::profile::spec::Spec;
 
-/// What `apply` does for one step; planned together with the step, so apply runs exactly
-/// what plan showed.
+/// The work `apply` does for one step. It is planned together with the step, so apply runs
+/// exactly what plan showed.
 #[derive(Clone, Debug, Default)]
 pub enum Work {
     /// The step changes nothing.
@@ -129,7 +129,7 @@ pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepErrors>
     }
 }
 
-/// How an installed executable compares with the one its release provides.
+/// The comparison of an installed executable with the one its release provides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Same,
@@ -165,7 +165,7 @@ impl Verdict {
     }
 }
 
-/// What is found at a target path.
+/// The kind of file found at a target path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
     Missing,

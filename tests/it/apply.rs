@@ -294,7 +294,7 @@ fn corrupted_cache_entry_is_replaced() {
 #[test]
 fn wrong_digest_installs_nothing() {
     let release = ReleaseMirror::build(1 << 20);
-    // The mirror serves a k3s whose checksum file says otherwise.
+    // The mirror serves a k3s that does not match its checksum file.
     std::fs::write(release.k3s_dir().join("k3s"), b"#!/bin/sh\necho tampered\n").unwrap();
     let server = served(&release);
     let setup = Setup::new(NO_MOUNTS);
@@ -523,7 +523,7 @@ fn held_lock_fails_with_no_wait() {
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
     std::fs::write(&lock, b"").unwrap();
 
-    // flock(1) holds the lock while its child sleeps; the marker file says it is held.
+    // flock(1) keeps the lock while its child sleeps; the marker file shows that it has it.
     let marker = setup.profiles.path().join("held");
     let mut holder = Command::new("flock")
         .arg(&lock)
