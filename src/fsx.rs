@@ -197,6 +197,16 @@ pub fn remove_file(path: &Path) -> Result<(), FsError> {
     std::fs::remove_file(path).map_err(|source| FsError::new("remove", path, source))
 }
 
+/// Gives `path` to the user and group running k3sprov, then sets its permission bits. Each
+/// change is atomic, so no temporary file is needed.
+pub fn set_owner_and_mode(path: &Path, mode: u32) -> Result<(), FsError> {
+    let owner = rustix::process::geteuid();
+    let group = rustix::process::getegid();
+    rustix::fs::chown(path, Some(owner), Some(group))
+        .map_err(|errno| FsError::new("change the owner of", path, errno.into()))?;
+    set_mode(path, mode)
+}
+
 /// Sets the permission bits of `path`. Changing a mode is atomic, so no temporary file is needed.
 pub fn set_mode(path: &Path, mode: u32) -> Result<(), FsError> {
     use std::os::unix::fs::PermissionsExt;

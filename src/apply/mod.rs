@@ -122,6 +122,8 @@ pub enum ApplyError {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Fs(#[from] crate::fsx::FsError),
+    #[error("nothing was changed, because these directories cannot be written: {0}")]
+    NotWritable(String),
 }
 
 /// Plans `spec` under the lock and runs the plan.
@@ -137,6 +139,7 @@ pub fn apply(
     let _lock = crate::fsx::lock(&under_root(&root, Path::new(LOCK_PATH)), options.wait)?;
 
     let plan = plan::build(spec, &options.plan)?;
+    check_writable(&plan)?;
     remove_stale_temporaries(&plan)?;
     let client = Client::new(ClientSettings {
         ca_file: spec.download.ca_file.clone(),
@@ -158,6 +161,41 @@ pub fn apply(
         save_state(&plan, &state, &mut report);
     }
     Ok(report)
+}
+
+/// Checks, before anything changes, that every directory the plan writes to can be written:
+/// a read-only `/etc` found only at the config step would leave the binaries installed and
+/// the rest not.
+fn check_writable(plan: &Plan) -> Result<(), ApplyError> {
+    let mut blocked = Vec::new();
+    for step in &plan.steps {
+        let writes_file = !matches!(
+            step.work,
+            crate::steps::Work::Mount(_) | crate::steps::Work::Nothing
+        );
+        let Some(parent) = step.work.target().and_then(Path::parent) else {
+            continue;
+        };
+        if !writes_file {
+            continue;
+        }
+        // The nearest directory that exists is where the first write, or mkdir, happens.
+        let existing = parent
+            .ancestors()
+            .find(|directory| directory.exists())
+            .unwrap_or(parent);
+        if let Err(errno) = rustix::fs::access(existing, rustix::fs::Access::WRITE_OK) {
+            let entry = format!("{} ({})", existing.display(), std::io::Error::from(errno));
+            if !blocked.contains(&entry) {
+                blocked.push(entry);
+            }
+        }
+    }
+    if blocked.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::NotWritable(blocked.join(", ")))
+    }
 }
 
 /// Removes what an earlier run, killed mid-way, left in the directories this plan writes to.

@@ -134,7 +134,7 @@ fn run_step(
             Ok(outcome_of(step.action))
         }
         Work::Chmod { target, mode } => {
-            fsx::set_mode(target, *mode)?;
+            fsx::set_owner_and_mode(target, *mode)?;
             refresh_stamp(state, plan, target);
             Ok(Outcome::Update)
         }

@@ -15,6 +15,16 @@ const MAX_SYMLINKS: usize = 40;
 /// NOTE: links are resolved when the plan is built; one changed between planning and a write
 /// is not noticed. Only root and the user running k3sprov can change files under a root.
 pub fn under_root(root: &Path, path: &Path) -> PathBuf {
+    place(root, path, false)
+}
+
+/// Places the absolute profile path of a directory under `root` like [`under_root`], following
+/// a symlink in the final component too, so files written into the directory stay in the root.
+pub fn dir_under_root(root: &Path, path: &Path) -> PathBuf {
+    place(root, path, true)
+}
+
+fn place(root: &Path, path: &Path, follow_last: bool) -> PathBuf {
     let relative = path.strip_prefix("/").unwrap_or(path);
     if relative.as_os_str().is_empty() {
         return root.to_path_buf();
@@ -22,7 +32,7 @@ pub fn under_root(root: &Path, path: &Path) -> PathBuf {
     if root == Path::new("/") {
         return root.join(relative);
     }
-    resolve_in_root(root, relative).unwrap_or_else(|| root.join(relative))
+    resolve_in_root(root, relative, follow_last).unwrap_or_else(|| root.join(relative))
 }
 
 /// One component of a path still to be resolved, owned so link targets can be spliced in.
@@ -41,8 +51,9 @@ fn parts(path: &Path) -> impl DoubleEndedIterator<Item = Part> + '_ {
     })
 }
 
-/// Resolves every component of `relative` but the last inside `root`; `None` on a link loop.
-fn resolve_in_root(root: &Path, relative: &Path) -> Option<PathBuf> {
+/// Resolves the components of `relative` inside `root`, the last one only when `follow_last`
+/// is set; `None` on a link loop.
+fn resolve_in_root(root: &Path, relative: &Path, follow_last: bool) -> Option<PathBuf> {
     let mut pending: Vec<Part> = parts(relative).rev().collect();
     let mut resolved = root.to_path_buf();
     let mut followed = 0;
@@ -58,7 +69,7 @@ fn resolve_in_root(root: &Path, relative: &Path) -> Option<PathBuf> {
                 let candidate = resolved.join(&name);
                 let is_last = pending.is_empty();
                 match std::fs::read_link(&candidate) {
-                    Ok(target) if !is_last => {
+                    Ok(target) if follow_last || !is_last => {
                         followed += 1;
                         if followed > MAX_SYMLINKS {
                             return None;
@@ -107,6 +118,20 @@ mod tests {
         assert_eq!(
             under_root(root.path(), Path::new("/up/etc2/x")),
             root.path().join("etc2/x")
+        );
+    }
+
+    #[test]
+    fn directory_link_is_followed_inside_root() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("opt/cni")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("opt/cni/bin")).unwrap();
+        let directory = dir_under_root(root.path(), Path::new("/opt/cni/bin"));
+        assert!(
+            directory.starts_with(root.path()),
+            "{}",
+            directory.display()
         );
     }
 

@@ -71,7 +71,7 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             Action::Create,
             format!("download k3s {version} from {origin} and install it as {shown}"),
         ),
-        Found::File { mode, .. } => {
+        Found::File { mode, owned, .. } => {
             let expected = work.pinned.clone().or_else(|| {
                 context
                     .state
@@ -81,8 +81,8 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             match expected {
                 Some(expected) => {
                     let actual = context.installed_digest(&work.path, &work.source)?;
-                    let verdict = Verdict::of(&expected, &actual, mode);
-                    chmod_only = matches!(verdict, Verdict::Mode(_));
+                    let verdict = Verdict::of(&expected, &actual, mode, owned);
+                    chmod_only = matches!(verdict, Verdict::Attributes { .. });
                     let judged = verdict.describe(
                         &shown,
                         format!("replace {shown}, whose sha256 differs from k3s {version}'s, with k3s {version} from {origin}"),

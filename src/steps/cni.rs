@@ -52,7 +52,7 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
                 &format!("{asset}.sha256"),
             ),
             pinned: cni.sha256.get(context.arch.as_str()).cloned(),
-            directory: context.target(&cni.bin_dir),
+            directory: crate::host::paths::dir_under_root(&context.root, &cni.bin_dir),
             asset,
         },
         source: format!("cni {} {}", cni.version, context.arch.as_str()),
@@ -69,27 +69,29 @@ pub fn plan(cni: &CniSpec, plugin: &str, context: &Context) -> Result<Step, Step
             Action::Create,
             format!("install {shown} from CNI plugins {version} ({url})"),
         ),
-        Found::File { mode, .. } => match context.state.recorded_digest(&work.path, &work.source) {
-            Some(expected) => {
-                let expected = expected.to_string();
-                let actual = context.installed_digest(&work.path, &work.source)?;
-                let verdict = Verdict::of(&expected, &actual, mode);
-                chmod_only = matches!(verdict, Verdict::Mode(_));
-                let verdict = verdict.describe(
+        Found::File { mode, owned, .. } => {
+            match context.state.recorded_digest(&work.path, &work.source) {
+                Some(expected) => {
+                    let expected = expected.to_string();
+                    let actual = context.installed_digest(&work.path, &work.source)?;
+                    let verdict = Verdict::of(&expected, &actual, mode, owned);
+                    chmod_only = matches!(verdict, Verdict::Attributes { .. });
+                    let verdict = verdict.describe(
                     &shown,
                     format!("replace {shown}, which differs from the copy in CNI plugins {version} ({url})"),
                     format!("{shown} is the copy from CNI plugins {version}"),
                 );
-                work.installed = Some(actual);
-                verdict
-            }
-            None => (
-                Action::Update,
-                format!(
-                    "compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"
+                    work.installed = Some(actual);
+                    verdict
+                }
+                None => (
+                    Action::Update,
+                    format!(
+                        "compare {shown} with the copy in CNI plugins {version} ({url}), and replace it if it differs"
+                    ),
                 ),
-            ),
-        },
+            }
+        }
         Found::Symlink { .. } => (
             Action::Update,
             format!(

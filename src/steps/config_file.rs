@@ -26,7 +26,7 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             format!("write {shown} with {keys}, mode 0600"),
             None,
         ),
-        Found::File { mode, .. } => {
+        Found::File { mode, owned, .. } => {
             let current = fs_err::read(&target).map_err(|source| StepError::Inspect {
                 path: target.clone(),
                 source,
@@ -34,11 +34,13 @@ pub fn plan(spec: &Spec, context: &Context) -> Result<Step, StepError> {
             let current = String::from_utf8_lossy(&current).into_owned();
             let same_content = current == wanted;
             chmod_only = same_content;
-            let (action, summary) = match (same_content, mode == CONFIG_MODE) {
+            // The file can hold a token, so a file someone else owns is repaired as well.
+            let attributes_ok = mode == CONFIG_MODE && owned;
+            let (action, summary) = match (same_content, attributes_ok) {
                 (true, true) => (Action::None, format!("{shown} matches the profile")),
                 (true, false) => (
                     Action::Update,
-                    format!("set the mode of {shown} from {mode:04o} to 0600"),
+                    crate::steps::attributes_summary(&shown, mode, CONFIG_MODE, owned),
                 ),
                 (false, true) => (Action::Update, format!("rewrite {shown} with {keys}")),
                 (false, false) => (

@@ -75,6 +75,8 @@ pub enum StepError {
         found: &'static str,
         expected: &'static str,
     },
+    #[error("the source `{}` of {step} does not exist; fix `source` in the profile", path.display())]
+    MissingSource { step: String, path: PathBuf },
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
 }
@@ -133,21 +135,24 @@ pub fn plan_all(spec: &Spec, context: &Context) -> Result<Vec<Step>, StepErrors>
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Same,
-    /// The content is right and the mode, given here, is not.
-    Mode(u32),
+    /// The content is right, and the mode (given here) or the owner is not.
+    Attributes {
+        mode: u32,
+        owned: bool,
+    },
     Content,
 }
 
 impl Verdict {
     /// Compares the `actual` digest and `mode` of an installed executable with the `expected`
     /// digest.
-    pub fn of(expected: &str, actual: &str, mode: u32) -> Verdict {
+    pub fn of(expected: &str, actual: &str, mode: u32, owned: bool) -> Verdict {
         if actual != expected {
             Verdict::Content
-        } else if mode == binary::EXECUTABLE_MODE {
+        } else if mode == binary::EXECUTABLE_MODE && owned {
             Verdict::Same
         } else {
-            Verdict::Mode(mode)
+            Verdict::Attributes { mode, owned }
         }
     }
 
@@ -156,12 +161,29 @@ impl Verdict {
     pub fn describe(self, shown: &str, replace: String, same: String) -> (Action, String) {
         match self {
             Verdict::Same => (Action::None, same),
-            Verdict::Mode(mode) => (
+            Verdict::Attributes { mode, owned } => (
                 Action::Update,
-                format!("set the mode of {shown} from {mode:04o} to 0755"),
+                attributes_summary(shown, mode, 0o755, owned),
             ),
             Verdict::Content => (Action::Update, replace),
         }
+    }
+}
+
+/// Says how a file's mode and owner will be repaired.
+pub fn attributes_summary(shown: &str, mode: u32, wanted: u32, owned: bool) -> String {
+    let new_owner = if owned {
+        String::new()
+    } else {
+        format!(
+            "give {shown} to the user running k3sprov (uid {}), and ",
+            rustix::process::geteuid().as_raw()
+        )
+    };
+    if mode == wanted {
+        format!("{new_owner}keep mode {wanted:04o}")
+    } else {
+        format!("{new_owner}set the mode of {shown} from {mode:04o} to {wanted:04o}")
     }
 }
 
@@ -169,9 +191,11 @@ impl Verdict {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
     Missing,
+    /// A regular file; `owned` is true when the user and group running k3sprov own it.
     File {
         mode: u32,
         size: u64,
+        owned: bool,
     },
     Symlink {
         target: PathBuf,
@@ -217,6 +241,8 @@ pub fn inspect(path: &Path) -> Result<Found, StepError> {
         Found::File {
             mode: metadata.mode() & 0o7777,
             size: metadata.size(),
+            owned: metadata.uid() == rustix::process::geteuid().as_raw()
+                && metadata.gid() == rustix::process::getegid().as_raw(),
         }
     } else if file_type.is_symlink() {
         Found::Symlink {

@@ -46,6 +46,7 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
             ),
         )
     } else {
+        check_mount_point(mount, &found, &target, &id)?;
         let point = if found == Found::Missing {
             ", creating the mount point"
         } else {
@@ -69,6 +70,40 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
         diff: None,
         work,
     })
+}
+
+/// Checks that a mount can be made on what is found at `target`: not a symlink, which
+/// mount(2) would follow, possibly out of the root; a directory for a tmpfs or the bind of a
+/// directory; anything but a directory for the bind of a file. A bind source must exist.
+fn check_mount_point(
+    mount: &MountSpec,
+    found: &Found,
+    target: &Path,
+    id: &str,
+) -> Result<(), StepError> {
+    let blocked = |expected| StepError::Blocked {
+        step: id.to_string(),
+        path: target.to_path_buf(),
+        found: found.describe(),
+        expected,
+    };
+    if let Some(source) = &mount.source
+        && !source.exists()
+    {
+        return Err(StepError::MissingSource {
+            step: id.to_string(),
+            path: source.clone(),
+        });
+    }
+    let needs_directory = mount.source.as_deref().is_none_or(Path::is_dir);
+    match found {
+        Found::Missing => Ok(()),
+        Found::Symlink { .. } => Err(blocked("a file or directory to mount on, not a symlink")),
+        Found::Directory { .. } if needs_directory => Ok(()),
+        Found::Directory { .. } => Err(blocked("a file to bind a file onto")),
+        _ if needs_directory => Err(blocked("a directory to mount on")),
+        _ => Ok(()),
+    }
 }
 
 /// Resolves symlinks in the parent of `path`, as the mount table shows real paths.
@@ -112,7 +147,10 @@ fn describe(mount: &MountSpec) -> String {
 }
 
 /// Says how the mount `entry` found at `target` differs from `mount`, or `None` if it matches.
-fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<String> {
+pub(crate) fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<String> {
+    if let Some(flags) = flag_difference(mount, entry) {
+        return Some(flags);
+    }
     if mount.options.read_only() != entry.read_only() {
         let state = if entry.read_only() {
             "read-only"
@@ -139,9 +177,45 @@ fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<St
     }
 }
 
+/// Flag options and the flag the mount table shows when they are in force; `suid`, `dev` and
+/// `exec` are in force when their `no` form is absent.
+const FLAG_CHECKS: &[(&str, &str, bool)] = &[
+    ("nosuid", "nosuid", true),
+    ("suid", "nosuid", false),
+    ("nodev", "nodev", true),
+    ("dev", "nodev", false),
+    ("noexec", "noexec", true),
+    ("exec", "noexec", false),
+    ("noatime", "noatime", true),
+    ("relatime", "relatime", true),
+];
+
+fn flag_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
+    for (option, shown_as, present) in FLAG_CHECKS {
+        let wanted = mount.options.flags.iter().any(|flag| flag == option);
+        let shown = entry.mount_options.iter().any(|flag| flag == shown_as);
+        if wanted && shown != *present {
+            return Some(format!("it is not mounted with `{option}`"));
+        }
+    }
+    None
+}
+
 fn tmpfs_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
     if entry.fs_type != "tmpfs" {
         return Some(format!("a {} filesystem is mounted there", entry.fs_type));
+    }
+    for name in ["uid", "gid", "nr_inodes"] {
+        if let Some(wanted) = mount.options.data_value(name) {
+            let actual = entry.super_option(name).unwrap_or("unset");
+            let same = match name {
+                "nr_inodes" => size_in_units(actual) == size_in_units(wanted),
+                _ => actual == wanted,
+            };
+            if !same {
+                return Some(format!("its {name} is {actual}, not {wanted}"));
+            }
+        }
     }
     if let Some(wanted) = mount.options.data_value("size").and_then(size_in_bytes) {
         let actual = entry.super_option("size").and_then(size_in_bytes);
@@ -167,6 +241,17 @@ fn same_file(source: &Path, target: &Path) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
+}
+
+/// Converts a count such as `64k` into a number, as tmpfs reads `nr_inodes`.
+fn size_in_units(value: &str) -> Option<u64> {
+    let (digits, shift) = match value.char_indices().last()? {
+        (index, 'k' | 'K') => (&value[..index], 10),
+        (index, 'm' | 'M') => (&value[..index], 20),
+        (index, 'g' | 'G') => (&value[..index], 30),
+        _ => (value, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_shl(shift)
 }
 
 /// Converts a tmpfs size such as `1m` into bytes, rounded up to whole pages as the kernel
@@ -209,7 +294,8 @@ mod tests {
         assert!(!is_usable(&Found::Directory { empty: true }));
         assert!(!is_usable(&Found::File {
             mode: 0o644,
-            size: 0
+            size: 0,
+            owned: true,
         }));
         assert!(is_usable(&Found::Special("a character device")));
     }

@@ -28,35 +28,60 @@ pub enum MountError {
     },
     #[error("cannot create the mount point")]
     MountPoint(#[source] crate::fsx::FsError),
+    #[error("the mount on `{target}` does not match the profile after mounting: {difference}")]
+    StillDiffers { target: PathBuf, difference: String },
     #[error("mount option `{0}` contains a NUL character")]
     Nul(String),
 }
 
-/// Creates the mount point if needed, then mounts, or replaces what is mounted there.
+/// Creates the mount point if needed, then mounts, or replaces what is mounted there, and
+/// checks the result against the mount table.
 pub fn apply(work: &MountWork) -> Result<(), MountError> {
     let target = &work.target;
     if work.create_point {
         create_mount_point(work).map_err(MountError::MountPoint)?;
     }
     if work.replace {
-        // Remounting tmpfs over tmpfs keeps its content; anything else is unmounted first so
-        // that a second mount never stacks on the first.
+        // Remounting tmpfs over tmpfs keeps its content. tmpfs ignores some options on
+        // remount (mode, for one), so a remount that did not take is replaced like any other
+        // mismatch: unmounted first, so that mounts never stack.
         if work.mount.mount_type == MountType::Tmpfs && is_tmpfs(target) {
             let data = data_string(&work.mount.options)?;
-            return rustix::mount::mount_remount(
-                target,
-                flags(&work.mount.options),
-                data.as_c_str(),
-            )
-            .map_err(|error| failure("remount", target, error));
+            rustix::mount::mount_remount(target, flags(&work.mount.options), data.as_c_str())
+                .map_err(|error| failure("remount", target, error))?;
+            if remaining_difference(work)?.is_none() {
+                return Ok(());
+            }
         }
         rustix::mount::unmount(target, UnmountFlags::empty())
             .map_err(|error| failure("unmount", target, error))?;
     }
     match (&work.mount.mount_type, &work.mount.source) {
-        (MountType::Bind, Some(source)) => bind(source, target, &work.mount.options),
-        _ => tmpfs(target, &work.mount.options),
+        (MountType::Bind, Some(source)) => bind(source, target, &work.mount.options)?,
+        _ => tmpfs(target, &work.mount.options)?,
     }
+    match remaining_difference(work)? {
+        None => Ok(()),
+        Some(difference) => Err(MountError::StillDiffers {
+            target: target.clone(),
+            difference,
+        }),
+    }
+}
+
+/// Reads the mount table again and says how the mount at the target still differs.
+fn remaining_difference(work: &MountWork) -> Result<Option<String>, MountError> {
+    let table = crate::host::mountinfo::read().map_err(|source| MountError::Failed {
+        action: "read the mount table after mounting",
+        target: work.target.clone(),
+        source,
+    })?;
+    Ok(
+        match crate::host::mountinfo::mounted_at(&table, &work.target) {
+            Some(entry) => crate::steps::mount::difference(&work.mount, entry, &work.target),
+            None => Some("nothing is mounted there".to_string()),
+        },
+    )
 }
 
 fn tmpfs(target: &Path, options: &MountOptions) -> Result<(), MountError> {

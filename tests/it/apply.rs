@@ -622,3 +622,56 @@ fn rejected_artifact_is_not_remembered() {
         std::fs::read(good.k3s_dir().join("k3s")).unwrap()
     );
 }
+
+#[test]
+fn foreign_owner_is_repaired() {
+    use std::os::unix::fs::MetadataExt as _;
+    let release = ReleaseMirror::build(1 << 16);
+    let setup = Setup::new(NO_MOUNTS);
+    setup.apply_json(&release.file_url());
+    let config = setup.path("/etc/rancher/k3s/config.yaml");
+    let k3s = setup.path("/usr/local/bin/k3s");
+    for path in [&config, &k3s] {
+        std::os::unix::fs::chown(path, Some(1000), Some(1000)).unwrap();
+    }
+
+    let plan = setup.run("plan", &release.file_url(), &["--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", stdout(&plan));
+    assert!(
+        stdout(&plan).contains("to the user running k3sprov"),
+        "{}",
+        stdout(&plan)
+    );
+    setup.apply_json(&release.file_url());
+    for path in [&config, &k3s] {
+        let metadata = std::fs::metadata(path).unwrap();
+        assert_eq!(
+            (metadata.uid(), metadata.gid()),
+            (0, 0),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn linked_plugin_directory_stays_in_root() {
+    let release = ReleaseMirror::build(1 << 16);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("bandwidth"), b"host plugin").unwrap();
+    let setup = Setup::new(NO_MOUNTS);
+    std::fs::create_dir_all(setup.path("/opt/cni")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), setup.path("/opt/cni/bin")).unwrap();
+
+    setup.apply_json(&release.file_url());
+    assert_eq!(
+        std::fs::read(outside.path().join("bandwidth")).unwrap(),
+        b"host plugin"
+    );
+    let inside = setup
+        .root
+        .path()
+        .join(outside.path().strip_prefix("/").unwrap())
+        .join("bandwidth");
+    assert!(inside.is_file(), "{}", inside.display());
+}

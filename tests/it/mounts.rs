@@ -232,3 +232,113 @@ fn mount_without_privilege_stops_there() {
     assert!(out.contains("=== exit\n[1]"), "{out}");
     assert!(setup.path("/usr/local/bin/k3s").is_file());
 }
+
+#[test]
+fn mode_and_flag_drift_are_repaired() {
+    let release = ReleaseMirror::build(1 << 12);
+    let setup = Setup::new(TMPFS);
+    let output = in_namespace(
+        &setup,
+        &release.file_url(),
+        r#"
+        apply > /dev/null
+        umount "$ROOT/run/k3s-scratch"
+        mount -t tmpfs -o size=1m,mode=0700 tmpfs "$ROOT/run/k3s-scratch"
+        echo "=== plan"; plan --format json
+        echo "=== apply"; apply --format json
+        echo "=== mode"; echo "[\"$(stat -c %a "$ROOT/run/k3s-scratch")\"]"
+        echo "=== count"; echo "[$(count /run/k3s-scratch)]"
+        "#,
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let parts = sections(&output);
+    let get = |name: &str| &parts.iter().find(|(label, _)| label == name).unwrap().1;
+    let planned = get("plan")["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["id"] == "mount:/run/k3s-scratch")
+        .unwrap()
+        .clone();
+    assert_eq!(planned["action"], "update", "{planned}");
+    assert!(
+        planned["summary"].as_str().unwrap().contains("nosuid"),
+        "the missing nosuid is noticed first: {planned}"
+    );
+    assert_eq!(outcome(get("apply"), "mount:/run/k3s-scratch"), "update");
+    assert_eq!(get("mode")[0], "755");
+    assert_eq!(get("count")[0], 1);
+}
+
+#[test]
+fn impossible_mount_points_fail_plan() {
+    let release = ReleaseMirror::build(1 << 12);
+    let outside = tempfile::tempdir().unwrap();
+    let setup = Setup::new(TMPFS);
+    std::fs::create_dir_all(setup.path("/run")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), setup.path("/run/k3s-scratch")).unwrap();
+    let output = setup.run("plan", &release.file_url(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "is a symlink, where mount:/run/k3s-scratch needs a file or directory to mount on"
+        ),
+        "{err}"
+    );
+
+    let bind = Setup::new(
+        "extends = \"host\"\n[[mount]]\npath = \"/dev/kmsg\"\ntype = \"bind\"\nsource = \"/nonexistent/k3sprov-source\"\n",
+    );
+    let output = bind.run("plan", &release.file_url(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the source `/nonexistent/k3sprov-source` of mount:/dev/kmsg does not exist"),
+        "{err}"
+    );
+
+    let directory = Setup::new(
+        "extends = \"gvisor\"\nmount = [{ path = \"/dev/kmsg\", type = \"bind\", source = \"/dev/null\" }]\n",
+    );
+    std::fs::create_dir_all(directory.path("/dev/kmsg")).unwrap();
+    let output = directory.run("plan", &release.file_url(), &[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs a file to bind a file onto"), "{err}");
+}
+
+#[test]
+fn read_only_etc_changes_nothing() {
+    let release = ReleaseMirror::build(1 << 12);
+    let setup = Setup::new("extends = \"gvisor\"\nmount = []\n");
+    let output = in_namespace(
+        &setup,
+        &release.file_url(),
+        r#"
+        mkdir -p "$ROOT/etc"
+        mount -t tmpfs -o ro tmpfs "$ROOT/etc"
+        set +e; apply 2> "$ROOT.err"; status=$?
+        echo "=== exit"; echo "[$status]"
+        echo "=== files"; echo "[$(find "$ROOT/usr" "$ROOT/opt" -type f 2>/dev/null | wc -l)]"
+        "#,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let parts = sections(&output);
+    assert_eq!(parts[0].1[0], 1);
+    assert_eq!(
+        parts[1].1[0], 0,
+        "binaries were installed although /etc is read-only"
+    );
+    let errors = std::fs::read_to_string(format!("{}.err", setup.root.path().display())).unwrap();
+    assert!(
+        errors.contains("nothing was changed, because these directories cannot be written"),
+        "{errors}"
+    );
+    assert!(errors.contains("/etc"), "{errors}");
+}

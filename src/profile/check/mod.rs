@@ -275,8 +275,8 @@ impl Checker<'_> {
             .any(|part| part == Component::ParentDir)
         {
             Some("must not contain `..`")
-        } else if text.contains('\0') {
-            Some("must not contain a NUL character")
+        } else if text.chars().any(char::is_control) {
+            Some("must not contain control characters such as NUL, newline or escape")
         } else {
             None
         };

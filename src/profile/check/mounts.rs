@@ -52,7 +52,32 @@ impl Checker<'_> {
                 ));
             }
         }
+        self.check_nesting(&specs);
         specs
+    }
+
+    /// Reports a mount listed before a mount on one of its parent directories, which would
+    /// hide it once both are mounted in order.
+    fn check_nesting(&mut self, specs: &[(usize, MountSpec)]) {
+        for (position, (index, inner)) in specs.iter().enumerate() {
+            let hiding = specs[position + 1..]
+                .iter()
+                .find(|(_, outer)| inner.path.starts_with(&outer.path));
+            if let Some((_, outer)) = hiding {
+                let at = vec![key("mount"), PathSegment::Index(*index), key("path")];
+                self.error(
+                    Diagnostic::error(
+                        self.origin_at(&at),
+                        format!(
+                            "the mount on `{}` comes before the mount on `{}`, which would hide it",
+                            inner.path.display(),
+                            outer.path.display()
+                        ),
+                    )
+                    .with_help("list the mount on the parent directory first"),
+                );
+            }
+        }
     }
 
     /// Checks the source of mount `index`: required for bind, forbidden for tmpfs.
