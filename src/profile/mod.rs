@@ -74,10 +74,8 @@ fn label(sources: &SourceMap, top: tree::FileId) -> String {
             |real| real.display().to_string(),
         ),
         None => format!(
-            "stock profile {}",
-            file.name
-                .trim_start_matches("stock/")
-                .trim_end_matches(".toml")
+            "{} (built into k3sprov)",
+            file.name.trim_start_matches("stock/").trim_end_matches(".toml")
         ),
     }
 }

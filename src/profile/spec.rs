@@ -17,7 +17,7 @@ pub struct Spec {
     /// The profile as the user named it, for messages.
     pub name: String,
     /// The profile as the config file's header names it: the real path of the file, or
-    /// `stock profile NAME`, the same however the user typed it.
+    /// `NAME (built into k3sprov)`, the same however the user typed it.
     pub label: String,
     pub kind: Kind,
     pub description: Option<String>,
