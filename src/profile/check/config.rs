@@ -44,6 +44,12 @@ impl Checker<'_> {
                 key: name,
             });
         }
+        if role == Role::Agent && !entries.iter().any(|entry| entry.key == "server") {
+            self.diagnostics.push(
+                Diagnostic::warning(self.origin(&["k3s", "role"]), "an agent profile without `server`")
+                    .with_help("`k3s agent` needs the server's URL: set `server` under [config], or K3S_URL in k3s's environment"),
+            );
+        }
         entries
     }
 }
