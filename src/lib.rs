@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod cli;
 pub mod diagnostic;
+pub mod doctor;
 pub mod digest;
 pub mod fetch;
 pub mod flags;
