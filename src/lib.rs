@@ -11,8 +11,8 @@
 pub mod apply;
 pub mod cli;
 pub mod diagnostic;
-pub mod doctor;
 pub mod digest;
+pub mod doctor;
 pub mod fetch;
 pub mod flags;
 pub mod fsx;

@@ -72,9 +72,10 @@ impl Intent {
 
     /// Names the setting: "the profile's" when there is one, else what to add to one.
     pub fn subject(&self) -> String {
-        self.profile
-            .as_deref()
-            .map_or_else(|| "k3s's defaults".to_string(), |name| format!("profile {name}"))
+        self.profile.as_deref().map_or_else(
+            || "k3s's defaults".to_string(),
+            |name| format!("profile {name}"),
+        )
     }
 }
 

@@ -43,7 +43,10 @@ pub(super) fn filesystem(facts: &Facts, intent: &Intent) -> Check {
     let kind = filesystem.kind().unwrap_or("an unknown filesystem");
     let mut summary = format!("data dir {} is on {kind}", filesystem.data_dir.display());
     if filesystem.probed != filesystem.data_dir {
-        summary.push_str(&format!(" (not created yet; checked {})", filesystem.probed.display()));
+        summary.push_str(&format!(
+            " (not created yet; checked {})",
+            filesystem.probed.display()
+        ));
     }
     if filesystem.d_type == Some(false) {
         summary.push_str(", without d_type (made with ftype=0)");
@@ -53,20 +56,28 @@ pub(super) fn filesystem(facts: &Facts, intent: &Intent) -> Check {
     }
     let mut missing = Vec::new();
     if !intent.has_cni {
-        missing.push("a [cni] table with bin_dir = \"/opt/cni/bin\", for plugin files that are not links");
+        missing.push(
+            "a [cni] table with bin_dir = \"/opt/cni/bin\", for plugin files that are not links",
+        );
     }
     if !intent.has_kubelet_arg("local-storage-capacity-isolation=false") {
         missing.push("kubelet-arg = [\"local-storage-capacity-isolation=false\"] under [config]");
     }
     if missing.is_empty() {
-        return Check::ok("filesystem", format!("{summary}; {} works around 9p", intent.subject()));
+        return Check::ok(
+            "filesystem",
+            format!("{summary}; {} works around 9p", intent.subject()),
+        );
     }
     Check::problem(
         "filesystem",
         Status::Warn,
         summary,
         "failed to find plugin \"host-local\" in path; invalid capacity 0 on image filesystem",
-        format!("add {} (as the stock gvisor profile does)", missing.join(", and ")),
+        format!(
+            "add {} (as the stock gvisor profile does)",
+            missing.join(", and ")
+        ),
     )
 }
 
@@ -78,19 +89,41 @@ pub(super) fn overlayfs(facts: &Facts, intent: &Intent) -> Check {
         None => (None, false),
     };
     let (status, finding) = match (upper, trial) {
-        (_, Some(Outcome::Failed { error })) => (Status::Fail, format!("a trial mount failed: {error}")),
-        (Upper::Bad, _) => (Status::Fail, format!("overlayfs cannot use {kind} as its upper layer")),
-        (_, Some(Outcome::Mounted)) if trial_here => (Status::Ok, "a trial mount on the same filesystem worked".to_string()),
-        (Upper::Good, Some(Outcome::Mounted)) => (Status::Ok, format!("a trial mount worked and {kind} suits it")),
-        (Upper::Good, Some(Outcome::Skipped { reason })) => (Status::Ok, format!("{kind} suits it; trial mount {reason}")),
+        (_, Some(Outcome::Failed { error })) => {
+            (Status::Fail, format!("a trial mount failed: {error}"))
+        }
+        (Upper::Bad, _) => (
+            Status::Fail,
+            format!("overlayfs cannot use {kind} as its upper layer"),
+        ),
+        (_, Some(Outcome::Mounted)) if trial_here => (
+            Status::Ok,
+            "a trial mount on the same filesystem worked".to_string(),
+        ),
+        (Upper::Good, Some(Outcome::Mounted)) => (
+            Status::Ok,
+            format!("a trial mount worked and {kind} suits it"),
+        ),
+        (Upper::Good, Some(Outcome::Skipped { reason })) => {
+            (Status::Ok, format!("{kind} suits it; trial mount {reason}"))
+        }
         (Upper::Good, None) => (Status::Ok, format!("{kind} suits it (no trial mount)")),
-        (Upper::Unsure, Some(Outcome::Skipped { reason })) => (Status::Warn, format!("{kind} may not suit it; trial mount {reason}")),
-        (Upper::Unsure, _) => (Status::Warn, format!("{kind} may not suit it (zfs needs 2.2 or newer)")),
+        (Upper::Unsure, Some(Outcome::Skipped { reason })) => (
+            Status::Warn,
+            format!("{kind} may not suit it; trial mount {reason}"),
+        ),
+        (Upper::Unsure, _) => (
+            Status::Warn,
+            format!("{kind} may not suit it (zfs needs 2.2 or newer)"),
+        ),
     };
     if !intent.uses_overlay() {
         return Check::ok(
             "overlayfs",
-            format!("not needed: snapshotter {} ({finding})", intent.snapshotter_name()),
+            format!(
+                "not needed: snapshotter {} ({finding})",
+                intent.snapshotter_name()
+            ),
         );
     }
     if status == Status::Ok {
@@ -115,9 +148,21 @@ pub(super) fn space(facts: &Facts) -> Vec<Check> {
         let summary = format!("{} free at {at}", human(free.available_bytes));
         let low_share = free.available_bytes.saturating_mul(20) < free.total_bytes;
         let check = if free.available_bytes < GIB {
-            Check::problem("disk-data", Status::Fail, summary, "no space left on device", "free at least 1 GiB there, or set data-dir under [config] to a larger filesystem")
+            Check::problem(
+                "disk-data",
+                Status::Fail,
+                summary,
+                "no space left on device",
+                "free at least 1 GiB there, or set data-dir under [config] to a larger filesystem",
+            )
         } else if free.available_bytes < 4 * GIB || low_share {
-            Check::problem("disk-data", Status::Warn, summary, "node has condition DiskPressure; eviction manager: attempting to reclaim ephemeral-storage", "keep 4 GiB and 5% free for images, or set data-dir under [config] to a larger filesystem")
+            Check::problem(
+                "disk-data",
+                Status::Warn,
+                summary,
+                "node has condition DiskPressure; eviction manager: attempting to reclaim ephemeral-storage",
+                "keep 4 GiB and 5% free for images, or set data-dir under [config] to a larger filesystem",
+            )
         } else {
             Check::ok("disk-data", summary)
         };
@@ -126,7 +171,13 @@ pub(super) fn space(facts: &Facts) -> Vec<Check> {
     if let Some(free) = facts.space.run {
         let summary = format!("{} free at /run", human(free.available_bytes));
         checks.push(if free.available_bytes < 64 * MIB {
-            Check::problem("disk-run", Status::Warn, summary, "no space left on device", "give /run at least 64 MiB (containerd keeps its state under /run/k3s)")
+            Check::problem(
+                "disk-run",
+                Status::Warn,
+                summary,
+                "no space left on device",
+                "give /run at least 64 MiB (containerd keeps its state under /run/k3s)",
+            )
         } else {
             Check::ok("disk-run", summary)
         });

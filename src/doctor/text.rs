@@ -22,7 +22,12 @@ pub fn render(report: &Report) -> String {
         |name| format!("profile {}", crate::profile::source::printable(name)),
     );
     let _ = writeln!(out, "Checks for {subject}:\n");
-    let width = report.checks.iter().map(|check| check.id.len()).max().unwrap_or(0);
+    let width = report
+        .checks
+        .iter()
+        .map(|check| check.id.len())
+        .max()
+        .unwrap_or(0);
     for check in &report.checks {
         let style = match check.status {
             Status::Ok => OK,
@@ -45,7 +50,13 @@ pub fn render(report: &Report) -> String {
         }
     }
     out.push('\n');
-    let count = |status| report.checks.iter().filter(|check| check.status == status).count();
+    let count = |status| {
+        report
+            .checks
+            .iter()
+            .filter(|check| check.status == status)
+            .count()
+    };
     let (failures, warnings) = (count(Status::Fail), count(Status::Warn));
     let _ = writeln!(
         out,
@@ -57,7 +68,11 @@ pub fn render(report: &Report) -> String {
         let left = if fit.failures == 0 {
             "it leaves nothing that would stop k3s".to_string()
         } else {
-            format!("it still leaves {} failing check{}, fixed outside the profile", fit.failures, if fit.failures == 1 { "" } else { "s" })
+            format!(
+                "it still leaves {} failing check{}, fixed outside the profile",
+                fit.failures,
+                if fit.failures == 1 { "" } else { "s" }
+            )
         };
         let _ = writeln!(
             out,

@@ -133,6 +133,9 @@ fn writable(roots: &Roots, mount: &MountEntry) -> bool {
         return false;
     }
     !roots.live
-        || rustix::fs::access(sys_path(roots, &mount.mount_point), rustix::fs::Access::WRITE_OK)
-            .is_ok()
+        || rustix::fs::access(
+            sys_path(roots, &mount.mount_point),
+            rustix::fs::Access::WRITE_OK,
+        )
+        .is_ok()
 }

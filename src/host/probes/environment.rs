@@ -33,8 +33,8 @@ pub struct Environment {
 pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Environment {
     let kernel = read_trimmed(&roots.proc.join("version"));
     let banner = kernel.as_deref().unwrap_or_default();
-    let root_type =
-        crate::host::mountinfo::mounted_at(mounts, Path::new("/")).map(|entry| entry.fs_type.clone());
+    let root_type = crate::host::mountinfo::mounted_at(mounts, Path::new("/"))
+        .map(|entry| entry.fs_type.clone());
     let lower = banner.to_ascii_lowercase();
     Environment {
         init: init(roots),

@@ -14,9 +14,13 @@ pub enum Kmsg {
     /// The kernel log device, character device 1:11.
     Device,
     /// Something else, such as `/dev/null` (1:3) bound there.
-    Other { description: String },
+    Other {
+        description: String,
+    },
     /// The device exists but opening it failed.
-    Unopenable { error: String },
+    Unopenable {
+        error: String,
+    },
 }
 
 pub fn probe(roots: &Roots) -> Kmsg {

@@ -120,14 +120,16 @@ pub(crate) fn read_trimmed(path: &Path) -> Option<String> {
 }
 
 /// Returns the mount that contains `path`: the last one whose mount point is its longest prefix.
-pub(crate) fn mount_containing<'a>(mounts: &'a [MountEntry], path: &Path) -> Option<&'a MountEntry> {
+pub(crate) fn mount_containing<'a>(
+    mounts: &'a [MountEntry],
+    path: &Path,
+) -> Option<&'a MountEntry> {
     let depth = mounts
         .iter()
         .filter(|entry| path.starts_with(&entry.mount_point))
         .map(|entry| entry.mount_point.components().count())
         .max()?;
-    mounts
-        .iter()
-        .rev()
-        .find(|entry| path.starts_with(&entry.mount_point) && entry.mount_point.components().count() == depth)
+    mounts.iter().rev().find(|entry| {
+        path.starts_with(&entry.mount_point) && entry.mount_point.components().count() == depth
+    })
 }

@@ -22,9 +22,13 @@ use crate::fsx;
 pub enum Outcome {
     Mounted,
     /// The kernel refused the mount; the error is what containerd would see.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// The trial could not run: not privileged, or the temporary directories failed.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,7 +79,8 @@ fn attempt() -> Result<Outcome, TrialError> {
         .prefix(".k3sprov-overlay-")
         .tempdir()
         .map_err(TrialError::TempDir)?;
-    let [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map(|name| dir.path().join(name));
+    let [lower, upper, work, merged] =
+        ["lower", "upper", "work", "merged"].map(|name| dir.path().join(name));
     for directory in [&lower, &upper, &work, &merged] {
         fsx::create_dir_all(directory)?;
     }
@@ -88,25 +93,27 @@ fn attempt() -> Result<Outcome, TrialError> {
     );
     let data = CString::new(data).expect("temp paths have no NUL byte");
     let flags = MountFlags::NOSUID | MountFlags::NODEV;
-    let outcome = match rustix::mount::mount("overlay", &merged, "overlay", flags, Some(data.as_c_str())) {
-        Ok(()) => {
-            let visible = merged.join("probe").is_file();
-            if rustix::mount::unmount(&merged, UnmountFlags::empty()).is_err() {
-                // Nothing should hold it open; detach so the directory can be removed anyway.
-                let _ = rustix::mount::unmount(&merged, UnmountFlags::DETACH);
-            }
-            if visible {
-                Outcome::Mounted
-            } else {
-                Outcome::Failed {
-                    error: "the overlay mounted but its lower layer was not visible".to_string(),
+    let outcome =
+        match rustix::mount::mount("overlay", &merged, "overlay", flags, Some(data.as_c_str())) {
+            Ok(()) => {
+                let visible = merged.join("probe").is_file();
+                if rustix::mount::unmount(&merged, UnmountFlags::empty()).is_err() {
+                    // Nothing should hold it open; detach so the directory can be removed anyway.
+                    let _ = rustix::mount::unmount(&merged, UnmountFlags::DETACH);
+                }
+                if visible {
+                    Outcome::Mounted
+                } else {
+                    Outcome::Failed {
+                        error: "the overlay mounted but its lower layer was not visible"
+                            .to_string(),
+                    }
                 }
             }
-        }
-        Err(errno) => Outcome::Failed {
-            error: format!("failed to mount overlay: {}", std::io::Error::from(errno)),
-        },
-    };
+            Err(errno) => Outcome::Failed {
+                error: format!("failed to mount overlay: {}", std::io::Error::from(errno)),
+            },
+        };
     drop(dir);
     Ok(outcome)
 }

@@ -65,7 +65,10 @@ pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Sysctls {
     let setting = |name: &'static str| read_setting(roots, read_only, name);
     Sysctls {
         read_only,
-        kernel_defaults: KERNEL_DEFAULTS.iter().map(|(name, _)| setting(name)).collect(),
+        kernel_defaults: KERNEL_DEFAULTS
+            .iter()
+            .map(|(name, _)| setting(name))
+            .collect(),
         ip_forward: setting("net/ipv4/ip_forward"),
         bridge_nf_call_iptables: setting("net/bridge/bridge-nf-call-iptables"),
         nf_conntrack_max: setting("net/netfilter/nf_conntrack_max"),
