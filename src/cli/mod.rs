@@ -33,7 +33,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the JSON Schema of profiles.
     Schema,
-    /// Check this machine for what would stop k3s, and say which setting fixes each problem.
+    /// Check this machine for what would stop k3s, and print the setting that fixes each problem.
     Doctor(DoctorArgs),
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Verdicts depend on an [`Intent`]: a profile's settings, or k3s's defaults without one. The
 //! best-fitting stock profile is the one whose intent leaves the fewest failures, then the
-//! fewest warnings; ties go to the least intrusive (host, then docker, then gvisor).
+//! fewest warnings. Ties go to the least intrusive: host, then docker, then gvisor.
 
 mod intent;
 mod kernel;
@@ -45,7 +45,7 @@ pub struct Check {
     /// A stable identifier such as `overlayfs` or `kmsg`.
     pub id: &'static str,
     pub status: Status,
-    /// What was found.
+    /// The finding, in one line.
     pub summary: String,
     /// The message k3s would log, for a warning or a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,7 +120,7 @@ pub fn examine(roots: &Roots, intent: &Intent) -> Report {
     }
 }
 
-/// Every verdict, in a fixed order.
+/// Judges the facts for `intent` and returns every verdict, in a fixed order.
 pub fn diagnose(facts: &Facts, intent: &Intent) -> Vec<Check> {
     let mut checks = vec![
         storage::filesystem(facts, intent),

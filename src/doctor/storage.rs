@@ -1,5 +1,7 @@
 //! Verdicts on the data dir's filesystem, overlayfs and free space.
 
+use std::fmt::Write as _;
+
 use super::{Check, Intent, Status};
 use crate::host::probes::Facts;
 use crate::host::probes::filesystem::Filesystem;
@@ -13,7 +15,7 @@ const NO_UPPER: &[&str] = &["9p", "overlay", "nfs", "nfs4", "ramfs", "squashfs",
 /// Filesystems known to work as an upper layer.
 const GOOD_UPPER: &[&str] = &["ext4", "ext3", "xfs", "btrfs", "tmpfs", "f2fs"];
 
-/// How well the data dir's filesystem suits overlayfs, judged from its type alone.
+/// The data dir filesystem's fitness as an overlayfs upper layer, judged from its type alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Upper {
     Good,
@@ -43,10 +45,11 @@ pub(super) fn filesystem(facts: &Facts, intent: &Intent) -> Check {
     let kind = filesystem.kind().unwrap_or("an unknown filesystem");
     let mut summary = format!("data dir {} is on {kind}", filesystem.data_dir.display());
     if filesystem.probed != filesystem.data_dir {
-        summary.push_str(&format!(
+        let _ = write!(
+            summary,
             " (not created yet; checked {})",
             filesystem.probed.display()
-        ));
+        );
     }
     if filesystem.d_type == Some(false) {
         summary.push_str(", without d_type (made with ftype=0)");

@@ -1,5 +1,5 @@
 //! `k3sprov doctor` on fixture trees that reproduce known environments, and for real on this
-//! machine inside a private mount namespace; and the warnings `plan` takes from the same probes.
+//! machine inside a private mount namespace. Also the warnings `plan` takes from the same probes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

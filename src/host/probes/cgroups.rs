@@ -38,7 +38,7 @@ pub struct Cgroups {
     pub controllers: Vec<Controller>,
     /// Whether the kubelet could create cgroups; `None` when no tree is mounted.
     pub writable: Option<bool>,
-    /// The directory whose writability was checked, as k3s sees it.
+    /// The directory whose writability was checked, as a path on the machine.
     pub checked: Option<PathBuf>,
 }
 
@@ -69,8 +69,7 @@ pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Cgroups {
         (false, None) => Version::V1,
         (false, Some(_)) => Version::Hybrid,
     };
-    let (controllers, tree) = if version == Version::V2 {
-        let mount = v2.expect("v2 has a cgroup2 mount");
+    let (controllers, tree) = if let (Version::V2, Some(mount)) = (version, v2) {
         (controllers_v2(roots, &mount.mount_point), Some(mount))
     } else {
         let memory = v1.iter().copied().find(|entry| has_option(entry, "memory"));

@@ -1,4 +1,4 @@
-//! Where k3s would run: the init system, container markers, WSL and gVisor.
+//! The environment k3s would run in: the init system, container markers, WSL and gVisor.
 
 use std::path::Path;
 
@@ -46,7 +46,7 @@ pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Environment {
     }
 }
 
-/// systemd creates `/run/systemd/system` when it boots as PID 1; OpenRC keeps `/run/openrc`.
+/// systemd creates `/run/systemd/system` when it boots as PID 1; `OpenRC` keeps `/run/openrc`.
 fn init(roots: &Roots) -> Init {
     let comm = read_trimmed(&roots.proc.join("1/comm")).unwrap_or_default();
     if comm == "systemd" || roots.on_host(Path::new("/run/systemd/system")).is_dir() {

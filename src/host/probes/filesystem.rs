@@ -22,7 +22,7 @@ const MAGIC_NAMES: &[(u64, &str)] = &[
     (0x6573_5546, "fuse"),
 ];
 
-/// The filesystem that holds the data dir, or its nearest existing ancestor.
+/// The filesystem that contains the data dir, or its nearest existing ancestor.
 #[derive(Clone, Debug, Serialize)]
 pub struct Filesystem {
     /// The data dir k3s would use.
@@ -34,13 +34,13 @@ pub struct Filesystem {
     pub mount_point: Option<PathBuf>,
     /// The type named by `statfs`'s magic number, on the real machine only.
     pub statfs_type: Option<String>,
-    /// Whether directory entries carry their file type (d_type), which overlayfs needs; checked
+    /// Whether directory entries carry their file type (`d_type`), which overlayfs needs; checked
     /// on xfs only, where it depends on how the filesystem was made (`ftype=1`).
     pub d_type: Option<bool>,
 }
 
 impl Filesystem {
-    /// The best-known type: statfs's when it named one, else mountinfo's.
+    /// Returns the best-known type: statfs's when it named one, else mountinfo's.
     pub fn kind(&self) -> Option<&str> {
         self.statfs_type.as_deref().or(self.mount_type.as_deref())
     }
@@ -79,7 +79,7 @@ fn magic_name(magic: u64) -> String {
         .map_or_else(|| format!("{magic:#x}"), |(_, name)| (*name).to_string())
 }
 
-/// Returns `path` (absolute, as k3s sees it) or its nearest ancestor that exists under the roots.
+/// Returns `path` (an absolute path on the machine) or its nearest ancestor that exists under the roots.
 fn nearest_existing(roots: &Roots, path: &Path) -> PathBuf {
     path.ancestors()
         .find(|ancestor| roots.on_host(ancestor).exists())
@@ -87,7 +87,7 @@ fn nearest_existing(roots: &Roots, path: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// Reads the directory's own entries: a filesystem without d_type reports `DT_UNKNOWN` for `.`.
+/// Reads the directory's own entries: a filesystem without `d_type` reports `DT_UNKNOWN` for `.`.
 fn has_d_type(directory: &Path) -> Option<bool> {
     let file = std::fs::File::open(directory).ok()?;
     let entries = rustix::fs::Dir::read_from(&file).ok()?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Roots;
 
-/// What is at `/dev/kmsg`.
+/// The file found at `/dev/kmsg`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Kmsg {

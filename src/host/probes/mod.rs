@@ -23,7 +23,7 @@ use crate::host::mountinfo::{self, MountEntry};
 /// The data dir k3s uses when its config sets no `data-dir`.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/rancher/k3s";
 
-/// Where the probes find `/proc`, `/sys`, `/dev` and `/`.
+/// The directories the probes read in place of `/proc`, `/sys`, `/dev` and `/`.
 #[derive(Clone, Debug)]
 pub struct Roots {
     pub proc: PathBuf,
@@ -32,7 +32,7 @@ pub struct Roots {
     /// The directory that stands for `/`: markers such as `/.dockerenv`, `/run` and the data dir
     /// are looked up under it.
     pub host: PathBuf,
-    /// The k3s data dir as k3s sees it, an absolute path.
+    /// The k3s data dir, an absolute path on the machine.
     pub data_dir: PathBuf,
     /// True on the real machine: allows statfs, opening `/dev/kmsg`, `access(2)` and the trial
     /// overlay mount, none of which a fixture tree can stand in for.
@@ -54,7 +54,7 @@ impl Default for Roots {
 
 impl Roots {
     /// Roots inside a fixture tree `dir` that has `proc/`, `sys/` and `dev/` beside the files of
-    /// `/`; nothing is read from the real machine except free space.
+    /// `/`. Only free space is read from the real machine.
     pub fn fixture(dir: &Path) -> Roots {
         Roots {
             proc: dir.join("proc"),

@@ -38,7 +38,7 @@ pub struct Trial {
     pub same_filesystem: Option<bool>,
 }
 
-/// Runs the trial next to the data dir's nearest existing ancestor `probed`, as k3s sees it.
+/// Runs the trial next to the data dir's nearest existing ancestor `probed`, a path on the machine.
 pub fn probe_for(privileges: &Privileges, probed: &Path) -> Trial {
     let mut trial = probe(privileges);
     let temp = std::env::temp_dir();

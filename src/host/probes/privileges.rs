@@ -1,4 +1,4 @@
-//! What the probing process may do: its user, effective capabilities and user namespace.
+//! The probing process's privileges: its user, effective capabilities and user namespace.
 
 use serde::Serialize;
 

@@ -48,7 +48,7 @@ pub struct Sysctls {
 }
 
 impl Sysctls {
-    /// The kernel defaults whose value differs from the kubelet's, or cannot be read.
+    /// Returns the kernel defaults whose value differs from the kubelet's, or cannot be read.
     pub fn mismatched_defaults(&self) -> Vec<(&Setting, &'static str)> {
         self.kernel_defaults
             .iter()
@@ -88,8 +88,8 @@ fn read_setting(roots: &Roots, read_only: bool, name: &'static str) -> Setting {
     }
 }
 
-/// On the real machine asks the kernel, which also applies the rules of user namespaces; in a
-/// fixture tree, where the tests run as root, the file's write bits stand for the answer.
+/// Checks with `access(2)` on the real machine, so the kernel applies the rules of user
+/// namespaces. In a fixture tree, where tests run as root, the file's write bits decide.
 fn may_write(roots: &Roots, path: &Path) -> bool {
     if roots.live {
         rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
