@@ -12,6 +12,7 @@ pub mod apply;
 pub mod cli;
 pub mod diagnostic;
 pub mod digest;
+pub mod doctor;
 pub mod fetch;
 pub mod flags;
 pub mod fsx;

@@ -1,6 +1,7 @@
 //! The command line: argument definitions and one function per subcommand.
 
 mod apply;
+mod doctor;
 mod plan;
 mod progress;
 mod validate;
@@ -32,6 +33,19 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the JSON Schema of profiles.
     Schema,
+    /// Check this machine for what would stop k3s, and print the setting that fixes each problem.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Judge the machine for this profile (a file, or gvisor, docker or host) instead of k3s's
+    /// defaults.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Arguments that `plan` and `apply` share, so both see the same plan.
@@ -121,6 +135,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Validate { profiles } => Ok(validate::run(&profiles)),
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Schema => {
             use std::io::Write as _;
             std::io::stdout().write_all(crate::schema::profile_schema_text().as_bytes())?;

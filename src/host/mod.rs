@@ -3,3 +3,4 @@
 pub mod arch;
 pub mod mountinfo;
 pub mod paths;
+pub mod probes;

@@ -73,6 +73,8 @@ pub struct Plan {
     /// The base URL releases would be downloaded from.
     pub mirror: String,
     pub steps: Vec<Step>,
+    /// Settings of the profile this machine contradicts, each with its fix (see `doctor`).
+    pub warnings: Vec<String>,
     pub totals: Totals,
 }
 
@@ -195,6 +197,7 @@ pub fn build(spec: &Spec, options: &Options) -> Result<Plan, PlanError> {
             .trim_end_matches('/')
             .to_string(),
         steps,
+        warnings: crate::doctor::plan_warnings::for_profile(spec),
         totals,
     })
 }

@@ -56,6 +56,12 @@ pub fn render(plan: &Plan) -> String {
             render_diff(&mut out, diff);
         }
     }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{UPDATE}warning:{UPDATE:#} {warning}");
+    }
     let totals = plan.totals;
     let _ = writeln!(
         out,

@@ -7,6 +7,7 @@
 
 mod apply;
 mod apply_network;
+mod doctor;
 mod fetch;
 mod mounts;
 mod plan;
