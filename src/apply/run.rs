@@ -94,26 +94,32 @@ fn run_step(
         Work::Nothing => Ok(Outcome::None),
         Work::Binary(work) => {
             let staged = prepared.k3s.take().ok_or(RunError::NotPrepared)?;
-            let installed = Installed {
-                path: &work.path,
-                target: &work.target,
-                source: &work.source,
-                digest: work.installed.as_deref(),
-            };
-            install_file(&installed, staged, state)
+            install_file(
+                &Installed::of(
+                    &work.path,
+                    &work.target,
+                    &work.source,
+                    work.installed.as_deref(),
+                ),
+                staged,
+                state,
+            )
         }
         Work::Plugin(work) => {
             let staged = prepared
                 .plugins
                 .remove(&work.name)
                 .ok_or(RunError::NotPrepared)?;
-            let installed = Installed {
-                path: &work.path,
-                target: &work.target,
-                source: &work.source,
-                digest: work.installed.as_deref(),
-            };
-            install_file(&installed, staged, state)
+            install_file(
+                &Installed::of(
+                    &work.path,
+                    &work.target,
+                    &work.source,
+                    work.installed.as_deref(),
+                ),
+                staged,
+                state,
+            )
         }
         Work::Symlink { link } => {
             if let Some(parent) = link.parent() {
@@ -160,6 +166,17 @@ struct Installed<'a> {
     source: &'a str,
     /// The digest of the file there now, when planning computed it.
     digest: Option<&'a str>,
+}
+
+impl<'a> Installed<'a> {
+    fn of(path: &'a Path, target: &'a Path, source: &'a str, digest: Option<&'a str>) -> Self {
+        Installed {
+            path,
+            target,
+            source,
+            digest,
+        }
+    }
 }
 
 /// Renames a verified, staged file into place, unless the file there already has its content.

@@ -75,7 +75,9 @@ fn label(sources: &SourceMap, top: tree::FileId) -> String {
         ),
         None => format!(
             "{} (built into k3sprov)",
-            file.name.trim_start_matches("stock/").trim_end_matches(".toml")
+            file.name
+                .trim_start_matches("stock/")
+                .trim_end_matches(".toml")
         ),
     }
 }

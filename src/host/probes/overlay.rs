@@ -52,7 +52,7 @@ pub fn probe_for(privileges: &Privileges, probed: &Path) -> Trial {
 pub fn probe(privileges: &Privileges) -> Trial {
     let outcome = if privileges.cap_sys_admin {
         attempt().unwrap_or_else(|error| Outcome::Skipped {
-            reason: error_chain(&error),
+            reason: crate::fetch::transfer::with_causes(&error),
         })
     } else {
         Outcome::Skipped {
@@ -116,15 +116,4 @@ fn attempt() -> Result<Outcome, TrialError> {
         };
     drop(dir);
     Ok(outcome)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
