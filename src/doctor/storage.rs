@@ -54,6 +54,18 @@ pub(super) fn filesystem(facts: &Facts, intent: &Intent) -> Check {
     if filesystem.d_type == Some(false) {
         summary.push_str(", without d_type (made with ftype=0)");
     }
+    if let Some(problem) = &filesystem.unusable {
+        return Check::problem(
+            "filesystem",
+            Status::Fail,
+            format!(
+                "{summary}, but {} cannot hold it: {problem}",
+                filesystem.probed.display()
+            ),
+            format!("mkdir {}: {problem}", filesystem.data_dir.display()),
+            "set data-dir under [config] to a writable directory",
+        );
+    }
     if kind != "9p" {
         return Check::ok("filesystem", summary);
     }
@@ -176,7 +188,7 @@ pub(super) fn space(facts: &Facts) -> Vec<Check> {
         checks.push(if free.available_bytes < 64 * MIB {
             Check::problem(
                 "disk-run",
-                Status::Warn,
+                Status::Fail,
                 summary,
                 "no space left on device",
                 "give /run at least 64 MiB (containerd keeps its state under /run/k3s)",

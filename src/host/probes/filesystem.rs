@@ -37,6 +37,9 @@ pub struct Filesystem {
     /// Whether directory entries carry their file type (`d_type`), which overlayfs needs; checked
     /// on xfs only, where it depends on how the filesystem was made (`ftype=1`).
     pub d_type: Option<bool>,
+    /// Why k3s could not create or write its data dir there, when it could not: the path is
+    /// not a directory, or (on the real machine) the directory cannot be written.
+    pub unusable: Option<String>,
 }
 
 impl Filesystem {
@@ -57,7 +60,9 @@ pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Filesystem {
     } else {
         None
     };
+    let unusable = unusable(roots, &on_host);
     let mut filesystem = Filesystem {
+        unusable,
         data_dir: roots.data_dir.clone(),
         mount_type: mount.map(|entry| entry.fs_type.clone()),
         mount_point: mount.map(|entry| entry.mount_point.clone()),
@@ -69,6 +74,19 @@ pub fn probe(roots: &Roots, mounts: &[MountEntry]) -> Filesystem {
         filesystem.d_type = has_d_type(&on_host);
     }
     filesystem
+}
+
+/// Says why the data dir, or its nearest existing ancestor at `on_host`, cannot hold k3s's data.
+fn unusable(roots: &Roots, on_host: &std::path::Path) -> Option<String> {
+    if !on_host.is_dir() {
+        return Some("not a directory".to_string());
+    }
+    if !roots.live {
+        return None;
+    }
+    rustix::fs::access(on_host, rustix::fs::Access::WRITE_OK)
+        .err()
+        .map(|errno| std::io::Error::from(errno).to_string())
 }
 
 /// Returns the magic's mountinfo name, or its hex value when k3sprov does not know it.

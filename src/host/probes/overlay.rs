@@ -41,7 +41,7 @@ pub struct Trial {
 /// Runs the trial next to the data dir's nearest existing ancestor `probed`, a path on the machine.
 pub fn probe_for(privileges: &Privileges, probed: &Path) -> Trial {
     let mut trial = probe(privileges);
-    let temp = std::env::temp_dir();
+    let temp = trial_directory();
     trial.same_filesystem = match (std::fs::metadata(&temp), std::fs::metadata(probed)) {
         (Ok(temp), Ok(data)) => Some(temp.dev() == data.dev()),
         _ => None,
@@ -65,10 +65,19 @@ pub fn probe(privileges: &Privileges) -> Trial {
     }
 }
 
+/// Returns where the trial mount is made: `$TMPDIR` when it is an absolute path, else `/tmp`.
+/// An empty or relative `TMPDIR` would put it in the current directory.
+fn trial_directory() -> std::path::PathBuf {
+    std::env::var_os("TMPDIR")
+        .map(std::path::PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .unwrap_or_else(|| std::path::PathBuf::from("/tmp"))
+}
+
 /// The trial's temporary directories could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum TrialError {
-    #[error("cannot create a temporary directory in `{}`", std::env::temp_dir().display())]
+    #[error("cannot create a temporary directory in `{}`", trial_directory().display())]
     TempDir(#[source] std::io::Error),
     #[error(transparent)]
     Fs(#[from] fsx::FsError),
@@ -77,7 +86,7 @@ pub enum TrialError {
 fn attempt() -> Result<Outcome, TrialError> {
     let dir = tempfile::Builder::new()
         .prefix(".k3sprov-overlay-")
-        .tempdir()
+        .tempdir_in(trial_directory())
         .map_err(TrialError::TempDir)?;
     let [lower, upper, work, merged] =
         ["lower", "upper", "work", "merged"].map(|name| dir.path().join(name));

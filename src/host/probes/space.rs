@@ -29,6 +29,11 @@ pub fn probe(roots: &Roots, filesystem: &Filesystem) -> Space {
 
 fn free(path: &Path) -> Option<Free> {
     let stat = rustix::fs::statvfs(path).ok()?;
+    // ramfs and some pseudo filesystems report no size at all: their space is unknown, not
+    // zero.
+    if stat.f_blocks == 0 {
+        return None;
+    }
     Some(Free {
         available_bytes: stat.f_bavail.saturating_mul(stat.f_frsize),
         total_bytes: stat.f_blocks.saturating_mul(stat.f_frsize),

@@ -28,6 +28,15 @@ impl Checker<'_> {
                 self.diagnostics
                     .push(secret_warning(&name, self.origin_at(&path)));
             }
+            if let (&"data-dir", crate::profile::model::ConfigValue::String(path)) =
+                (&name.as_str(), &value)
+                && !path.starts_with('/')
+            {
+                self.error(
+                    Diagnostic::error(self.origin_at(&path_of(&name)), format!("`data-dir` must be an absolute path, not {path:?}"))
+                        .with_help("k3s would resolve a relative path against the directory it starts in; write it from `/`"),
+                );
+            }
             if contains_nul(&value) {
                 self.error(
                     Diagnostic::error(
@@ -67,6 +76,10 @@ fn secret_warning(name: &str, origin: Option<Origin>) -> Diagnostic {
     Diagnostic::warning(origin, format!("`{name}` holds a secret in the profile"))
         .with_help(help)
         .with_hidden_source()
+}
+
+fn path_of(name: &str) -> [crate::profile::tree::PathSegment; 2] {
+    [key("config"), key(name)]
 }
 
 fn contains_nul(value: &crate::profile::model::ConfigValue) -> bool {
