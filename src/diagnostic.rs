@@ -22,6 +22,9 @@ pub struct SourceFile {
     /// The file on disk; `None` for a stock profile compiled into the binary.
     pub path: Option<PathBuf>,
     pub text: String,
+    /// False when messages must not quote the file's lines: a file reached through `extends`
+    /// that others may not read, such as `/etc/shadow` behind a symlink named `base.toml`.
+    pub quotable: bool,
 }
 
 impl SourceMap {
@@ -145,7 +148,7 @@ impl Diagnostic {
             "{}:{line}:{column}: {severity}: {}",
             file.name, self.message
         );
-        if self.hide_source {
+        if self.hide_source || !file.quotable {
             self.render_help(&mut output);
             output.push('\n');
             return output;
@@ -196,6 +199,7 @@ mod tests {
             name: "p.toml".into(),
             path: None,
             text: text.into(),
+            quotable: true,
         });
         map
     }

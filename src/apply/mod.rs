@@ -169,10 +169,12 @@ pub fn apply(
 fn check_writable(plan: &Plan) -> Result<(), ApplyError> {
     let mut blocked = Vec::new();
     for step in &plan.steps {
-        let writes_file = !matches!(
-            step.work,
-            crate::steps::Work::Mount(_) | crate::steps::Work::Nothing
-        );
+        // A mount writes only when it creates its mount point.
+        let writes_file = match &step.work {
+            crate::steps::Work::Nothing => false,
+            crate::steps::Work::Mount(work) => work.create_point,
+            _ => true,
+        };
         let Some(parent) = step.work.target().and_then(Path::parent) else {
             continue;
         };

@@ -152,7 +152,7 @@ fn prepare(args: &TargetArgs) -> Result<(crate::profile::spec::Spec, crate::plan
         .as_deref()
         .map(|url| {
             crate::profile::check::parse_mirror(url).map_err(|reason| Error::InvalidMirror {
-                url: url.to_string(),
+                url: crate::render::mask_passwords(url).into_owned(),
                 reason,
             })
         })

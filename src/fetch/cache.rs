@@ -76,6 +76,35 @@ pub fn resolve_cache_dir(
     Err(CacheError::NoDirectory)
 }
 
+/// Age after which a partly written entry counts as abandoned by a killed run. Runs for other
+/// roots may share the cache, so a younger one may still be in use.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// Removes partly written entries that killed runs left behind; failures only cost space, so
+/// they are logged and otherwise ignored.
+fn remove_abandoned_partials(directory: &Path) {
+    let Ok(entries) = fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let abandoned = entry
+            .metadata()
+            .ok()
+            .and_then(|metadata| metadata.modified().ok())
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED_AFTER);
+        if name.starts_with(".sha256-")
+            && name.ends_with(".partial")
+            && abandoned
+            && let Err(error) = crate::fsx::remove_file(&entry.path())
+        {
+            tracing::warn!(%error, "cannot remove an abandoned cache entry");
+        }
+    }
+}
+
 /// A cache directory of verified artifacts.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -93,6 +122,7 @@ impl Cache {
                 path: directory.clone(),
                 source,
             })?;
+        remove_abandoned_partials(&directory);
         Ok(Cache { directory })
     }
 

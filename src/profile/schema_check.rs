@@ -128,6 +128,9 @@ fn describe(
         }
         _ => Diagnostic::error(origin, format!("invalid `{name}`: {fallback}")),
     };
+    if holds_password(node) {
+        return vec![diagnostic.with_hidden_source()];
+    }
     vec![diagnostic]
 }
 
@@ -321,7 +324,13 @@ fn article(json_type: &str) -> &'static str {
 /// Shows a scalar value in TOML syntax for a message.
 fn shown(node: &Node) -> String {
     match node.as_str() {
-        Some(text) => format!("{text:?}"),
+        Some(text) => format!("{:?}", crate::render::mask_passwords(text)),
         None => node.type_name().to_string(),
     }
+}
+
+/// Returns true when the value holds a URL password, which the source line would show.
+fn holds_password(node: &Node) -> bool {
+    node.as_str()
+        .is_some_and(|text| crate::render::mask_passwords(text) != text)
 }

@@ -263,6 +263,11 @@ const MAX_PROFILE_BYTES: u64 = 1 << 20;
 
 /// Reads a profile file after checking that it is a regular file of reasonable size. Devices
 /// and FIFOs are rejected before they are opened, since opening a FIFO blocks.
+fn world_readable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.permissions().mode() & 0o004 != 0)
+}
+
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     let shown = printable(&path.display().to_string());
     let metadata = std::fs::metadata(path).map_err(|error| match error.kind() {
@@ -314,6 +319,7 @@ fn read_reference(
                 name: format!("stock/{}.toml", profile.name),
                 path: None,
                 text: profile.text.to_string(),
+                quotable: true,
             },
             None,
         )),
@@ -335,6 +341,9 @@ fn read_reference(
                     name: printable(&path.display().to_string()),
                     path: Some(path.clone()),
                     text: String::from_utf8_lossy(&bytes).into_owned(),
+                    // The user named the top profile; a parent is quoted only when anyone may
+                    // read it anyway.
+                    quotable: via.is_none() || world_readable(path),
                 },
                 invalid_utf8,
             ))

@@ -154,7 +154,11 @@ fn changed_secrets(old: &str, new: &str) -> HashSet<String> {
 }
 
 /// Hides the password of URLs such as `http://user:password@host`.
-fn mask_passwords(text: &str) -> std::borrow::Cow<'_, str> {
+///
+/// # Panics
+///
+/// Never: the pattern is a constant that compiles.
+pub fn mask_passwords(text: &str) -> std::borrow::Cow<'_, str> {
     static CREDENTIALS: OnceLock<regex::Regex> = OnceLock::new();
     let pattern = CREDENTIALS.get_or_init(|| {
         regex::Regex::new(r#"(://[^/\s:@"']*):[^@/\s"']*@"#).expect("the pattern is valid")

@@ -160,7 +160,7 @@ pub(crate) fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -
         return Some(format!("it is mounted {state}"));
     }
     match mount.mount_type {
-        MountType::Tmpfs => tmpfs_difference(mount, entry),
+        MountType::Tmpfs => tmpfs_difference(mount, entry, target),
         MountType::Bind => {
             let source = mount.source.as_deref()?;
             if same_file(source, target) {
@@ -201,7 +201,7 @@ fn flag_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
     None
 }
 
-fn tmpfs_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
+fn tmpfs_difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -> Option<String> {
     if entry.fs_type != "tmpfs" {
         return Some(format!("a {} filesystem is mounted there", entry.fs_type));
     }
@@ -228,9 +228,20 @@ fn tmpfs_difference(mount: &MountSpec, entry: &MountEntry) -> Option<String> {
         }
     }
     if let Some(wanted) = mount.options.data_value("mode") {
+        let wanted_bits = u32::from_str_radix(wanted, 8).ok();
         let actual = entry.super_option("mode").unwrap_or("1777");
-        if u32::from_str_radix(actual, 8).ok() != u32::from_str_radix(wanted, 8).ok() {
-            return Some(format!("its mode is {actual}, not {wanted}"));
+        if u32::from_str_radix(actual, 8).ok() != wanted_bits {
+            return Some(format!("its mode is {actual:0>4}, not {wanted:0>4}"));
+        }
+        // A chmod of the mounted directory changes its mode without changing the mount.
+        let directory_bits = std::fs::metadata(target)
+            .ok()
+            .map(|metadata| metadata.mode() & 0o7777);
+        if directory_bits.is_some() && directory_bits != wanted_bits {
+            return Some(format!(
+                "its directory has mode {:04o}, not {wanted:0>4}",
+                directory_bits.unwrap_or_default()
+            ));
         }
     }
     None

@@ -155,3 +155,56 @@ fn mirror_with_host_in_file_url() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("three slashes"), "{err}");
 }
+
+#[test]
+fn unreadable_parent_is_not_quoted() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().unwrap();
+    let secret = directory.path().join("secret");
+    std::fs::write(&secret, "root:SECRET-HASH:20228:0:99999:7:::\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, directory.path().join("base.toml")).unwrap();
+    write_profile(directory.path(), "child.toml", "extends = \"base.toml\"\n");
+
+    let output = k3sprov_in(directory.path(), &["validate", "child.toml"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("base.toml:1:"), "{err}");
+    assert!(!err.contains("SECRET-HASH"), "{err}");
+}
+
+#[test]
+fn invalid_mirror_password_is_masked() {
+    let output = k3sprov(&["plan", "host", "--mirror", "http://u:MIRPW@bad host/x"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(!err.contains("MIRPW"), "{err}");
+
+    let directory = tempfile::tempdir().unwrap();
+    write_profile(
+        directory.path(),
+        "m.toml",
+        "extends = \"host\"\n[download]\nmirror = \"ftp://u:MIRPW2@h/x\"\n",
+    );
+    let output = k3sprov_in(directory.path(), &["validate", "m.toml"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(!err.contains("MIRPW2"), "{err}");
+}
+
+#[test]
+fn target_inside_another_target() {
+    let directory = tempfile::tempdir().unwrap();
+    write_profile(
+        directory.path(),
+        "n.toml",
+        "extends = \"gvisor\"\n[cni]\nbin_dir = \"/usr/local/bin/k3s\"\n",
+    );
+    let output = k3sprov_in(directory.path(), &["validate", "n.toml"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`/usr/local/bin/k3s` is the k3s binary, but the CNI plugin"),
+        "{err}"
+    );
+}

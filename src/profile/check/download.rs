@@ -15,15 +15,19 @@ impl Checker<'_> {
             .mirror
             .unwrap_or_else(|| DEFAULT_MIRROR.to_string());
         let mirror = parse_mirror(&mirror_text).map_err(|problem| {
-            self.error(
-                Diagnostic::error(
-                    self.origin(&["download", "mirror"]),
-                    format!("invalid mirror URL `{mirror_text}`: {problem}"),
-                )
-                .with_help(
-                    "use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\"",
-                ),
+            let shown = crate::render::mask_passwords(&mirror_text);
+            let mut diagnostic = Diagnostic::error(
+                self.origin(&["download", "mirror"]),
+                format!("invalid mirror URL `{shown}`: {problem}"),
+            )
+            .with_help(
+                "use a URL such as \"https://mirror.example.com\" or \"file:///srv/mirror\"",
             );
+            // The source line would show the password the message hides.
+            if shown != mirror_text {
+                diagnostic = diagnostic.with_hidden_source();
+            }
+            self.error(diagnostic);
         });
         let cache_dir = download
             .cache_dir

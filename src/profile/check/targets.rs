@@ -53,6 +53,7 @@ impl Checker<'_> {
         }
 
         self.report_duplicates(&targets);
+        self.report_nested(&targets);
         for (index, mount) in mounts {
             self.report_hidden(&targets, *index, &mount.path);
         }
@@ -72,6 +73,28 @@ impl Checker<'_> {
                 None => {
                     first.insert(path, what);
                 }
+            }
+        }
+    }
+
+    /// Reports a target that another target's path runs through, as if it were a directory.
+    fn report_nested(&mut self, targets: &[(PathBuf, String, Option<Origin>)]) {
+        for (inner, inner_what, origin) in targets {
+            let outer = targets
+                .iter()
+                .find(|(outer, _, _)| inner != outer && inner.starts_with(outer));
+            if let Some((outer, outer_what, _)) = outer {
+                self.error(
+                    Diagnostic::error(
+                        origin.clone().or_else(|| self.origin(&[])),
+                        format!(
+                            "`{}` is {outer_what}, but {inner_what} at `{}` needs it to be a directory",
+                            outer.display(),
+                            inner.display()
+                        ),
+                    )
+                    .with_help("give them different directories"),
+                );
             }
         }
     }
