@@ -19,6 +19,9 @@ pub struct Intent {
     pub kmsg_mount: Option<bool>,
     /// The profile declares mounts, which `apply` makes with mount(2).
     pub has_mounts: bool,
+    /// A tmpfs the profile mounts on the data dir or one of its parents, so the data dir's
+    /// filesystem after apply is tmpfs, whatever it is now.
+    pub data_dir_tmpfs: Option<PathBuf>,
     pub has_cni: bool,
     pub kubelet_args: Vec<String>,
     pub kube_proxy_args: Vec<String>,
@@ -45,6 +48,17 @@ impl Intent {
                 .find(|mount| mount.path == Path::new("/dev/kmsg"))
                 .map(|mount| mount.only_if_missing),
             has_mounts: !spec.mounts.is_empty(),
+            data_dir_tmpfs: {
+                let data_dir = string("data-dir").map_or_else(
+                    || PathBuf::from(crate::host::probes::DEFAULT_DATA_DIR),
+                    PathBuf::from,
+                );
+                spec.mounts
+                    .iter()
+                    .filter(|mount| mount.mount_type == crate::profile::model::MountType::Tmpfs)
+                    .find(|mount| data_dir.starts_with(&mount.path))
+                    .map(|mount| mount.path.clone())
+            },
             has_cni: spec.cni.is_some(),
             kubelet_args: list("kubelet-arg"),
             kube_proxy_args: list("kube-proxy-arg"),

@@ -13,7 +13,10 @@ pub fn for_profile(spec: &Spec) -> Vec<String> {
     let privileges = probes::privileges::probe(&roots);
     let filesystem = probes::filesystem::probe(&roots, &mounts);
     let mut warnings = Vec::new();
-    if intent.uses_overlay() && storage::upper_suitability_of(&filesystem) == storage::Upper::Bad {
+    if intent.uses_overlay()
+        && intent.data_dir_tmpfs.is_none()
+        && storage::upper_suitability_of(&filesystem) == storage::Upper::Bad
+    {
         warnings.push(format!(
             "snapshotter {} cannot work here: the data dir {} is on {}, which overlayfs cannot use; set snapshotter = \"native\" under [config]",
             intent.snapshotter_name(),

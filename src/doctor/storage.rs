@@ -97,6 +97,15 @@ pub(super) fn filesystem(facts: &Facts, intent: &Intent) -> Check {
 }
 
 pub(super) fn overlayfs(facts: &Facts, intent: &Intent) -> Check {
+    if let Some(path) = &intent.data_dir_tmpfs {
+        return Check::ok(
+            "overlayfs",
+            format!(
+                "the profile mounts a tmpfs on {}, under which overlayfs works",
+                path.display()
+            ),
+        );
+    }
     let upper = upper_suitability(facts);
     let kind = facts.filesystem.kind().unwrap_or("an unknown filesystem");
     let (trial, trial_here) = match &facts.overlay {

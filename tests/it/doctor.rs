@@ -410,3 +410,20 @@ fn plan_warns_mounts_without_cap_sys_admin() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(warning.contains("lacks CAP_SYS_ADMIN"), "{warning}");
 }
+
+#[test]
+fn tmpfs_over_data_dir_suits_overlayfs() {
+    let fixture = Fixture::new("gvisor");
+    let intent = Intent {
+        data_dir_tmpfs: Some(Path::new("/var/lib/rancher").to_path_buf()),
+        ..Intent::default()
+    };
+    let checks = fixture.checks(&intent);
+    let overlay = find(&checks, "overlayfs");
+    assert_eq!(overlay.status, Status::Ok, "{overlay:?}");
+    assert!(
+        overlay.summary.contains("tmpfs on /var/lib/rancher"),
+        "{overlay:?}"
+    );
+    assert_eq!(failing(&checks), ["kmsg"]);
+}
