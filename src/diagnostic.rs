@@ -72,9 +72,9 @@ pub struct Diagnostic {
     pub message: String,
     /// A short note shown under the caret.
     pub label: Option<String>,
-    /// What to do about it.
+    /// The suggested fix.
     pub help: Option<String>,
-    /// True when the source line must not be quoted, because it holds a secret.
+    /// True when the source line must not be quoted, because it contains a secret.
     pub hide_source: bool,
 }
 

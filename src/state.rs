@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Where the record lives, relative to the root.
+/// The path of the record, relative to the root.
 pub const STATE_PATH: &str = "/var/lib/k3sprov/state.json";
 
-/// Where the lock that keeps two applies apart lives, relative to the root.
+/// The path of the lock that keeps two applies apart, relative to the root.
 pub const LOCK_PATH: &str = "/var/lib/k3sprov/apply.lock";
 
 /// The format version of the record; a record of another version is ignored.
@@ -31,7 +31,7 @@ pub struct State {
 /// One installed file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
-    /// What was installed, such as `k3s v1.33.5+k3s1 amd64`; a profile that asks for another
+    /// What was installed, such as `k3s v1.33.5+k3s1 amd64`; a profile that requests another
     /// source makes the record irrelevant.
     pub source: String,
     /// SHA-256 of the content, in lowercase hex.

@@ -128,8 +128,8 @@ pub enum ApplyError {
 
 /// Plans `spec` under the lock and runs the plan.
 ///
-/// Returns an error when nothing was changed (bad root, lock held, failed download); returns
-/// a report when steps ran, with `failure` set if one of them failed.
+/// Returns an error when nothing was changed (bad root, lock held, failed download). Once steps
+/// ran, it returns a report instead, with `failure` set if one of them failed.
 pub fn apply(
     spec: &Spec,
     options: &Options,
@@ -225,8 +225,8 @@ fn remove_stale_temporaries(plan: &Plan) -> Result<(), crate::fsx::FsError> {
     Ok(())
 }
 
-/// Writes the install record; a failure to write it is reported as the run's failure, since
-/// the next run would then hash every file again but install nothing wrong.
+/// Writes the install record. A failure to write it becomes the run's failure unless a step
+/// already failed. The installed files are still right, but the next run hashes them again.
 fn save_state(plan: &Plan, state: &State, report: &mut Report) {
     let path = under_root(&plan.root, Path::new(STATE_PATH));
     let written = path

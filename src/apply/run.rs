@@ -187,8 +187,9 @@ fn install_file(
 ) -> Result<Outcome, RunError> {
     let target = installed.target;
     // A symlink in the file's place is replaced too, which plan shows as an update.
-    let replaced = std::fs::symlink_metadata(target).is_ok();
-    let exists = std::fs::symlink_metadata(target).is_ok_and(|metadata| metadata.is_file());
+    let found = std::fs::symlink_metadata(target).ok();
+    let replaced = found.is_some();
+    let exists = found.is_some_and(|metadata| metadata.is_file());
     let current = match (exists, installed.digest) {
         (false, _) => None,
         (true, Some(digest)) => Some(digest.to_string()),

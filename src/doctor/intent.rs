@@ -7,7 +7,7 @@ use crate::profile::spec::{ConfigValue, Spec};
 /// Snapshotters that mount overlayfs, and so fail where it cannot mount.
 const OVERLAY_SNAPSHOTTERS: &[&str] = &["overlayfs", "stargz"];
 
-/// What k3s would be asked to do: a profile's settings, or k3s's defaults without one.
+/// The settings k3s would run with: a profile's settings, or k3s's defaults without one.
 #[derive(Clone, Debug, Default)]
 pub struct Intent {
     /// The profile's name; `None` for k3s's defaults.

@@ -53,8 +53,8 @@ pub enum CacheError {
 /// Chooses the cache directory: `explicit` (from `--cache-dir` or the profile), else
 /// `$XDG_CACHE_HOME/k3sprov`, else `$HOME/.cache/k3sprov`.
 ///
-/// `lookup` returns an environment variable by name. As the XDG Base Directory specification
-/// says, a relative `XDG_CACHE_HOME` is ignored; a relative `HOME` is ignored too.
+/// `lookup` returns an environment variable by name. The XDG Base Directory specification
+/// requires a relative `XDG_CACHE_HOME` to be ignored, and a relative `HOME` is ignored too.
 pub fn resolve_cache_dir(
     explicit: Option<&Path>,
     lookup: impl Fn(&str) -> Option<OsString>,

@@ -16,7 +16,7 @@ const REMOVED: Style = AnsiColor::Red.on_default();
 const ADDED: Style = AnsiColor::Green.on_default();
 const HUNK: Style = AnsiColor::Cyan.on_default();
 
-/// Longest step id that still gets its summary aligned in a column.
+/// The maximum length of a step id that still gets its summary aligned in a column.
 const ID_COLUMN_MAX: usize = 36;
 
 /// Renders `plan` as styled text.

@@ -82,7 +82,7 @@ fn label(sources: &SourceMap, top: tree::FileId) -> String {
     }
 }
 
-/// The most problems reported for one profile; a file that is not a profile at all would
+/// The maximum number of problems reported for one profile; a file that is not a profile at all would
 /// otherwise print thousands of lines.
 const MAX_PROBLEMS: usize = 200;
 

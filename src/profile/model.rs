@@ -145,7 +145,7 @@ pub enum MountType {
     Bind,
 }
 
-/// Where releases are downloaded from, and for which architecture.
+/// The source of release downloads, and their architecture.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadToml {
@@ -156,7 +156,7 @@ pub struct DownloadToml {
     /// The architecture to download for; `auto` uses the machine's.
     #[schemars(extend("default" = "auto"))]
     pub arch: Option<ArchChoice>,
-    /// Where verified downloads are cached. Default: `$XDG_CACHE_HOME/k3sprov`, else
+    /// The directory of verified downloads. Default: `$XDG_CACHE_HOME/k3sprov`, else
     /// `~/.cache/k3sprov`.
     #[schemars(regex(pattern = "^/"))]
     pub cache_dir: Option<String>,

@@ -329,7 +329,7 @@ fn shown(node: &Node) -> String {
     }
 }
 
-/// Returns true when the value holds a URL password, which the source line would show.
+/// Returns true when the value contains a URL password, which the source line would show.
 fn holds_password(node: &Node) -> bool {
     node.as_str()
         .is_some_and(|text| crate::render::mask_passwords(text) != text)

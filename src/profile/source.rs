@@ -143,7 +143,7 @@ fn load_chain(
     Some(merged)
 }
 
-/// The most syntax errors reported for one file; a file that is not TOML at all has one per
+/// The maximum number of syntax errors reported for one file; a file that is not TOML at all has one per
 /// line, and quoting all of them helps no one.
 const MAX_SYNTAX_ERRORS: usize = 10;
 

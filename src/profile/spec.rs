@@ -122,7 +122,7 @@ pub const CNI_PLUGINS_V1_6: &[&str] = &[
     "vrf",
 ];
 
-/// Returns the plugins of a CNI release, when k3sprov knows them without downloading it.
+/// Returns the plugins of a CNI release, when they are compiled into k3sprov, so no download is needed.
 pub fn known_cni_plugins(version: &str) -> Option<&'static [&'static str]> {
     version.starts_with("v1.6.").then_some(CNI_PLUGINS_V1_6)
 }

@@ -173,8 +173,8 @@ fn secret_key(line: &str) -> Option<&str> {
     SECRET_KEYS.contains(&bare).then_some(key)
 }
 
-/// Returns a unified diff from `old` to `new` with secrets redacted in both, labelled with
-/// `path`; `old` is `None` when the file does not exist yet.
+/// Returns a unified diff from `old` to `new`, labelled with `path`, with secrets redacted in
+/// both. `old` is `None` when the file does not exist yet.
 pub fn diff(path: &str, old: Option<&str>, new: &str) -> String {
     let changed = changed_secrets(old.unwrap_or_default(), new);
     let old_text = old

@@ -9,7 +9,7 @@ use crate::profile::model::MountType;
 use crate::profile::spec::MountSpec;
 use crate::steps::{Found, StepError, Work, inspect};
 
-/// What `apply` needs to mount one filesystem.
+/// The data `apply` needs to mount one filesystem.
 #[derive(Clone, Debug)]
 pub struct MountWork {
     pub mount: MountSpec,
@@ -72,9 +72,10 @@ pub fn plan(mount: &MountSpec, context: &Context) -> Result<Step, StepError> {
     })
 }
 
-/// Checks that a mount can be made on what is found at `target`: not a symlink, which
-/// mount(2) would follow, possibly out of the root; a directory for a tmpfs or the bind of a
-/// directory; anything but a directory for the bind of a file. A bind source must exist.
+/// Checks that a mount can be made on what is found at `target`. A symlink is rejected,
+/// because mount(2) would follow it, possibly out of the root. A tmpfs or the bind of a
+/// directory needs a directory, and the bind of a file needs anything but a directory. A bind
+/// source must exist.
 fn check_mount_point(
     mount: &MountSpec,
     found: &Found,
@@ -177,8 +178,8 @@ pub(crate) fn difference(mount: &MountSpec, entry: &MountEntry, target: &Path) -
     }
 }
 
-/// Flag options and the flag the mount table shows when they are in force; `suid`, `dev` and
-/// `exec` are in force when their `no` form is absent.
+/// Flag options, each with the flag the mount table shows and whether that flag must be
+/// present. `suid`, `dev` and `exec` are in force when their `no` form is absent.
 const FLAG_CHECKS: &[(&str, &str, bool)] = &[
     ("nosuid", "nosuid", true),
     ("suid", "nosuid", false),

@@ -69,7 +69,7 @@ pub fn apply(work: &MountWork) -> Result<(), MountError> {
     }
 }
 
-/// Reads the mount table again and says how the mount at the target still differs.
+/// Reads the mount table again and describes how the mount at the target still differs.
 fn remaining_difference(work: &MountWork) -> Result<Option<String>, MountError> {
     let table = crate::host::mountinfo::read().map_err(|source| MountError::Failed {
         action: "read the mount table after mounting",

@@ -114,7 +114,7 @@ fn http_proxy_is_used_and_bypassed() {
 }
 
 /// Packs a tarball with the real plugins and one hostile entry, using Python's tarfile, which
-/// writes any entry it is told to.
+/// writes any entry it is given.
 fn hostile_tarball(release: &ReleaseMirror, kind: &str) {
     let asset = release.cni_dir().join(ReleaseMirror::cni_asset());
     let script = r#"

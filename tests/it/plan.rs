@@ -144,7 +144,7 @@ fn plan_writes_nothing() {
     );
 }
 
-/// A host profile whose k3s digest is pinned, so every step can be checked without a download.
+/// Writes a host profile whose k3s digest is pinned, so every step can be checked without a download.
 fn pinned_profile(directory: &Path, digest: &str, extra_config: &str) -> String {
     let text = format!(
         "extends = \"host\"\n[k3s]\nsha256 = {{ amd64 = \"{digest}\", arm64 = \"{digest}\", arm = \"{digest}\" }}\n[config]\n{extra_config}"

@@ -46,7 +46,7 @@ impl ReleaseMirror {
         self.directory.path()
     }
 
-    /// The mirror as a `file://` URL.
+    /// Returns the mirror as a `file://` URL.
     pub(crate) fn file_url(&self) -> String {
         format!("file://{}", self.path().display())
     }

@@ -71,7 +71,7 @@ impl Checker<'_> {
 
     /// Converts `profile` into a spec, reporting every problem; `None` if any was an error.
     ///
-    /// `mount` holds the `[[mount]]` entries that passed the schema, with their positions in
+    /// `mount` contains the `[[mount]]` entries that passed the schema, with their positions in
     /// the profile, so problems point at the right entry.
     pub fn build(
         &mut self,

@@ -8,7 +8,7 @@ pub(crate) mod mirror;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root, where `profiles/` and `schema/` live.
+/// Returns the repository root, which contains `profiles/` and `schema/`.
 pub(crate) fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
